@@ -1,0 +1,59 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "rtseg/framework/model_options.h"
+#include "rtseg/framework/recipe_document.h"
+#include "rtseg/framework/recipe_loader.h"
+#include "rtseg/framework/train_options.h"
+#include "rtseg/sdk/kinds.h"
+
+namespace rtseg::framework {
+
+class Registry;
+
+/// A component section of a recipe: which plugin provides it and where the section is.
+struct ComponentRef {
+  sdk::ComponentKind kind = sdk::ComponentKind::kBackbone;
+  std::string type;  ///< registry name, from the section's `type` key
+  std::string path;  ///< dotted recipe path of the section, e.g. "model.backbone"
+};
+
+/// One stage's recipe after checking every key against the host and the plugins.
+struct CheckedRecipe {
+  std::string description;
+  ModelOptions model;
+  TrainOptions train;
+  ComponentRef backbone;
+  ComponentRef decoder;
+  std::optional<ComponentRef> seg_head;   ///< absent: a detector
+  std::optional<ComponentRef> dataset;    ///< [data]
+  std::optional<ComponentRef> scheduler;  ///< [train.scheduler]; absent: constant learning rate
+};
+
+/// Checks a complete (single-stage) recipe: the host's own keys strictly, and every component
+/// section with the options reader of the plugin its `type` names. Throws ConfigError or
+/// RegistryError with the file, line and column of the first problem.
+CheckedRecipe check_recipe(const RecipeDocument& document, const Registry& registry);
+
+/// One stage of a pipeline.
+struct Stage {
+  std::string name;
+  std::string description;
+  std::string init_from;           ///< "", an earlier stage's name, or a run folder
+  bool init_from_stage = false;    ///< init_from names an earlier stage
+  std::vector<std::string> freeze; ///< components or parameter-name prefixes kept fixed
+  RecipeDocument document;         ///< the stage's complete recipe
+};
+
+/// Expands `[[stage]]` entries into complete recipes: the recipe without `stage`, then the
+/// stage's own sections, then the command-line overrides. A recipe without stages is one stage
+/// named "train". Checks names (unique), `init_from` (an earlier stage or a path) and keys.
+std::vector<Stage> expand_stages(const LoadedRecipe& recipe);
+
+/// Plugin folders named by the recipe's [plugins] paths, resolved against the file that set them.
+std::vector<std::filesystem::path> recipe_plugin_paths(const RecipeDocument& document);
+
+}  // namespace rtseg::framework

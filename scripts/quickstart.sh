@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds rtseg (Release) into build/ and runs the main job on the embedded
+# default: lists the plugins, then checks every shipped recipe.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/build.sh Release
+rtseg=build/bin/rtseg
+"$rtseg" version
+"$rtseg" plugins
+"$rtseg" recipe check recipes/variants/*.toml recipes/pipelines/*.toml

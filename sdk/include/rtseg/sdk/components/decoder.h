@@ -1,0 +1,44 @@
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <torch/nn/module.h>
+
+#include "rtseg/sdk/build_context.h"
+#include "rtseg/sdk/export.h"
+
+namespace rtseg::sdk {
+
+/// Predictions for one set of queries.
+struct QueryPredictions {
+  torch::Tensor logits;    ///< [B, Q, num_logits]
+  torch::Tensor boxes;     ///< [B, Q, 4] normalised (cx, cy, w, h)
+  torch::Tensor features;  ///< [B, Q, D] query embeddings (input of a segmentation head)
+};
+
+struct DecoderOutputs {
+  /// One entry per decoder layer; back() is the final prediction, the others are auxiliary.
+  std::vector<QueryPredictions> layers;
+  /// Two-stage proposals (undefined tensors when the decoder has none).
+  QueryPredictions encoder;
+};
+
+/// Turns backbone features into object queries, class logits and boxes.
+///
+/// In training mode a decoder may run extra query groups (group DETR): Q is then
+/// groups x num_queries and groups never attend to each other. In eval mode Q = num_queries and
+/// no training-only work is done.
+class RTSEG_SDK_API Decoder : public torch::nn::Module {
+ public:
+  ~Decoder() override;
+
+  /// features: the backbone's maps (BuildContext::inputs describes them).
+  /// padding_mask: [B, H, W] bool at input resolution, true = padding.
+  virtual DecoderOutputs forward(const std::vector<torch::Tensor>& features,
+                                 const torch::Tensor& padding_mask) = 0;
+
+  virtual DecoderSpec spec() const = 0;
+};
+
+}  // namespace rtseg::sdk

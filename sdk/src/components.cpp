@@ -1,0 +1,27 @@
+// Key functions and defaults of the torch-based component interfaces (the only SDK source that
+// includes LibTorch operators).
+#include <ATen/ops/einsum.h>
+
+#include "rtseg/sdk/components/backbone.h"
+#include "rtseg/sdk/components/dataset.h"
+#include "rtseg/sdk/components/decoder.h"
+#include "rtseg/sdk/components/seg_head.h"
+
+namespace rtseg::sdk {
+
+Backbone::~Backbone() = default;
+std::int64_t Backbone::size_divisibility() const { return 1; }
+bool Backbone::set_gradient_checkpointing(bool) { return false; }
+std::map<std::string, ParameterHint> Backbone::parameter_hints() const { return {}; }
+
+Decoder::~Decoder() = default;
+SegHead::~SegHead() = default;
+Dataset::~Dataset() = default;
+
+torch::Tensor mask_logits(const MaskEmbedding& embedding) {
+  torch::Tensor logits = at::einsum("bdhw,bqd->bqhw", {embedding.pixels, embedding.queries});
+  if (embedding.bias.defined()) logits = logits + embedding.bias;
+  return logits;
+}
+
+}  // namespace rtseg::sdk

@@ -1,0 +1,112 @@
+#include <iostream>
+
+#include <spdlog/spdlog.h>
+
+#include "cli_context.h"
+#include "rtseg/framework/model_parts.h"
+#include "rtseg/framework/paths.h"
+#include "rtseg/framework/recipe.h"
+#include "rtseg/framework/recipe_printer.h"
+#include "rtseg/sdk/errors.h"
+
+namespace rtseg::cli {
+namespace {
+
+struct CheckOptions {
+  std::vector<std::string> files;
+  RecipeOptions recipe;
+  bool build = false;
+};
+
+struct ShowOptions {
+  std::string file;
+  std::string stage;
+  RecipeOptions recipe;
+};
+
+std::string stage_names(const std::vector<framework::Stage>& stages) {
+  std::string names;
+  for (const auto& stage : stages) names += (names.empty() ? "" : ", ") + stage.name;
+  return names;
+}
+
+// Checks one recipe file; prints what it found. Returns false after reporting a problem.
+bool check_one(CliContext& context, const CheckOptions& options, const std::string& file) {
+  const std::string checking = "checking " + framework::display_path(file) + ": ";
+  try {
+    framework::LoadedRecipe recipe = load_recipe_with_plugins(context, options.recipe, file);
+    const auto stages = framework::expand_stages(recipe);
+    const framework::Registry& registry = context.runtime().registry();
+    for (const auto& stage : stages) {
+      const framework::CheckedRecipe checked = framework::check_recipe(stage.document, registry);
+      if (!options.build) continue;
+      sdk::BuildContext build_context;
+      build_context.logger = context.runtime().logger();
+      build_context.recipe_dir = std::filesystem::path(file).parent_path();
+      const framework::ModelParts parts =
+          framework::build_model_parts(registry, stage.document, checked, build_context);
+      for (const auto& line : framework::probe_model(parts, checked.model.resolution)) {
+        std::cout << "  [" << stage.name << "] " << line << "\n";
+      }
+    }
+    std::cout << "ok: " << framework::display_path(file) << " (stages: " << stage_names(stages)
+              << ")\n";
+    return true;
+  } catch (const sdk::ConfigError& error) {
+    std::cerr << "error: " << checking << error.what() << "\n";
+  } catch (const sdk::RegistryError& error) {
+    std::cerr << "error: " << checking << error.what() << "\n";
+  }
+  return false;
+}
+
+void add_check(CLI::App& recipe, CliContext& context) {
+  auto options = std::make_shared<CheckOptions>();
+  CLI::App* check = recipe.add_subcommand(
+      "check", "Check recipes strictly: every key, type and plugin name, for every stage");
+  check->add_option("files", options->files, "Recipe files")->required()->type_name("FILE");
+  check->add_flag("--build", options->build,
+                  "Also build the model on the CPU and run it once on a blank image");
+  options->recipe.add_to(*check);
+  check->callback([&context, options] {
+    bool all_ok = true;
+    for (const auto& file : options->files) all_ok = check_one(context, *options, file) && all_ok;
+    if (!all_ok) throw ExitWith{2};
+  });
+}
+
+void add_show(CLI::App& recipe, CliContext& context) {
+  auto options = std::make_shared<ShowOptions>();
+  CLI::App* show = recipe.add_subcommand(
+      "show", "Print the resolved recipe, each value with the file:line (or flag) it came from");
+  show->add_option("file", options->file, "Recipe file")->required()->type_name("FILE");
+  show->add_option("--stage", options->stage, "Print this stage's complete recipe")
+      ->type_name("NAME");
+  options->recipe.add_to(*show);
+  show->callback([options] {
+    framework::LoadedRecipe recipe = framework::load_recipe(options->recipe.request(options->file));
+    if (options->stage.empty()) {
+      framework::print_recipe(std::cout, recipe.document);
+      return;
+    }
+    for (const auto& stage : framework::expand_stages(recipe)) {
+      if (stage.name == options->stage) {
+        framework::print_recipe(std::cout, stage.document);
+        return;
+      }
+    }
+    throw sdk::ConfigError(options->file + ": there is no stage named '" + options->stage +
+                           "' (stages: " + stage_names(framework::expand_stages(recipe)) + ").");
+  });
+}
+
+}  // namespace
+
+void add_recipe_command(CLI::App& app, CliContext& context) {
+  CLI::App* recipe = app.add_subcommand("recipe", "Check and show TOML recipes");
+  recipe->require_subcommand(1);
+  add_check(*recipe, context);
+  add_show(*recipe, context);
+}
+
+}  // namespace rtseg::cli
