@@ -51,6 +51,19 @@ std::optional<ComponentRef> read_optional_component(sdk::ConfigReader& parent,
   return read_component(parent.section(key, doc), kind, document, registry);
 }
 
+// The fields of one [[stage]] entry (its model/train/data sections are overrides, read later).
+void read_stage_fields(sdk::ConfigReader& reader, Stage& stage) {
+  stage.name = reader.require<std::string>("name", "stage name; names its run folders");
+  stage.description = reader.get("description", std::string(), "what the stage does");
+  stage.init_from = reader.get("init_from", std::string(),
+                               "start from an earlier stage's best weights, or a run folder");
+  stage.freeze = reader.get("freeze", std::vector<std::string>{},
+                            "components (backbone, decoder, seg_head) or parameter prefixes to freeze");
+  for (const auto& section : kStageSections) {
+    reader.section(section, "overrides of [" + section + "] for this stage only");
+  }
+}
+
 CheckedRecipe check_pass(const RecipeDocument& document, const Registry* registry) {
   sdk::ConfigReader root = reader_for(document);
   CheckedRecipe recipe;
@@ -81,6 +94,8 @@ CheckedRecipe check_pass(const RecipeDocument& document, const Registry* registr
 }
 
 }  // namespace
+
+CheckedRecipe check_host_keys(const RecipeDocument& document) { return check_pass(document, nullptr); }
 
 CheckedRecipe check_recipe(const RecipeDocument& document, const Registry& registry) {
   // The host's own keys first, so that a typo in [train] is reported even when a plugin the
@@ -113,13 +128,15 @@ std::vector<Stage> expand_stages(const LoadedRecipe& recipe) {
     const std::string path = index_path(kStageKey, i);
     sdk::ConfigReader reader(&entry, path, "", document.origin_lookup());
     Stage stage;
-    stage.name = reader.require<std::string>("name", "stage name; names its run folders");
-    stage.description = reader.get("description", std::string(), "what the stage does");
-    stage.init_from = reader.get("init_from", std::string(),
-                                 "start from an earlier stage's best weights, or a run folder");
-    stage.freeze = reader.get("freeze", std::vector<std::string>{},
-                              "components (backbone, decoder, seg_head) or parameter prefixes to freeze");
-    for (const auto& section : kStageSections) reader.skip(section);
+    read_stage_fields(reader, stage);
+    // The override sections are checked as part of the stage's whole recipe; here only the stage
+    // fields are.
+    for (const auto& section : kStageSections) {
+      if (const toml::table* overrides = entry.get_as<toml::table>(section)) {
+        sdk::ConfigReader& overrides_reader = reader.section(section, "");
+        for (const auto& [key, value] : *overrides) overrides_reader.skip(key.str());
+      }
+    }
     reader.finish();
 
     reader.check(!stage.name.empty(), "name", "must not be empty.");
@@ -155,6 +172,40 @@ std::vector<Stage> expand_stages(const LoadedRecipe& recipe) {
     stages.push_back(std::move(stage));
   }
   return stages;
+}
+
+std::vector<KeySection> describe_host_keys() {
+  std::vector<KeySection> sections;
+  // Splits a reader's docs into one table per sub-section ("loss.bbox_weight" -> [train.loss]).
+  auto add = [&sections](const std::string& table, const sdk::ConfigReader& reader) {
+    KeySection own{table, {}};
+    std::vector<KeySection> nested;
+    for (sdk::OptionDoc doc : reader.docs()) {
+      if (doc.type == "table") continue;
+      const std::size_t dot = doc.key.find('.');
+      if (dot == std::string::npos) {
+        own.keys.push_back(doc);
+        continue;
+      }
+      const std::string sub = "[" + reader.path() + "." + doc.key.substr(0, dot) + "]";
+      doc.key = doc.key.substr(dot + 1);
+      if (nested.empty() || nested.back().table != sub) nested.push_back(KeySection{sub, {}});
+      nested.back().keys.push_back(doc);
+    }
+    sections.push_back(std::move(own));
+    for (auto& section : nested) sections.push_back(std::move(section));
+  };
+  sdk::ConfigReader model = sdk::ConfigReader::describing("model", "");
+  model_options_from(model);
+  add("[model]", model);
+  sdk::ConfigReader train = sdk::ConfigReader::describing("train", "");
+  train_options_from(train);
+  add("[train]", train);
+  sdk::ConfigReader stage_reader = sdk::ConfigReader::describing("stage", "");
+  Stage stage;
+  read_stage_fields(stage_reader, stage);
+  add("[[stage]]", stage_reader);
+  return sections;
 }
 
 std::vector<std::filesystem::path> recipe_plugin_paths(const RecipeDocument& document) {

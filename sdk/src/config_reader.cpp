@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <limits>
 #include <set>
 
@@ -30,8 +31,12 @@ std::string spell(bool value) { return value ? "true" : "false"; }
 std::string spell(std::int64_t value) { return std::to_string(value); }
 std::string spell(int value) { return std::to_string(value); }
 std::string spell(double value) {
+  // Shortest round-trip text; plain decimals in the usual range (0.0001, not 1e-04).
   char buffer[64];
-  auto result = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  const double magnitude = std::abs(value);
+  const bool plain = magnitude == 0 || (magnitude >= 1e-5 && magnitude < 1e15);
+  auto result = plain ? std::to_chars(buffer, buffer + sizeof(buffer), value, std::chars_format::fixed)
+                      : std::to_chars(buffer, buffer + sizeof(buffer), value);
   std::string text(buffer, result.ptr);
   // TOML needs a dot or exponent to read it back as a float.
   if (text.find_first_of(".eEn") == std::string::npos) text += ".0";
@@ -229,9 +234,13 @@ std::string ConfigReader::choice(std::string_view key, std::string fallback,
 }
 
 ConfigReader& ConfigReader::section(std::string_view key, std::string_view doc) {
+  const std::string child_path = state_->dotted(key);
+  for (const auto& existing : state_->sections) {
+    if (existing->path() == child_path) return *existing;
+  }
   state_->note(key, "table", "", doc, false);
   auto child = std::make_unique<State>();
-  child->path = state_->dotted(key);
+  child->path = child_path;
   child->label = state_->label;
   child->origin_of = state_->origin_of;
   child->describing = state_->describing;

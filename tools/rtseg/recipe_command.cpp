@@ -100,6 +100,42 @@ void add_show(CLI::App& recipe, CliContext& context) {
   });
 }
 
+void print_key_table(const std::vector<sdk::OptionDoc>& keys) {
+  std::cout << "| key | type | default | meaning |\n|---|---|---|---|\n";
+  for (const auto& key : keys) {
+    const std::string fallback = key.required ? "required" : "`" + key.default_value + "`";
+    std::cout << "| `" << key.key << "` | " << key.type << " | " << fallback << " | " << key.doc
+              << " |\n";
+  }
+}
+
+// The reference of every recipe key as Markdown: the host's tables, then each component's options.
+void print_keys(const framework::Registry& registry) {
+  for (const auto& section : framework::describe_host_keys()) {
+    std::cout << "\n### `" << section.table << "`\n\n";
+    print_key_table(section.keys);
+  }
+  for (sdk::ComponentKind kind : sdk::kAllKinds) {
+    for (const auto& component : registry.list(kind)) {
+      std::cout << "\n### " << sdk::kind_name(kind) << " `" << component.name << "`";
+      if (component.provider) std::cout << " (plugin `" << component.provider->name << "`)";
+      std::cout << "\n\n" << component.summary << ".\n\n";
+      sdk::ConfigReader reader = sdk::ConfigReader::describing("", component.name);
+      registry.read_options(kind, component.name, reader);
+      std::vector<sdk::OptionDoc> keys = {
+          sdk::OptionDoc{"type", "string", "", "`\"" + component.name + "\"`", true}};
+      for (const auto& doc : reader.docs()) keys.push_back(doc);
+      print_key_table(keys);
+    }
+  }
+}
+
+void add_keys(CLI::App& recipe, CliContext& context) {
+  CLI::App* keys = recipe.add_subcommand(
+      "keys", "Print every recipe key (host tables and loaded plugins) as a Markdown reference");
+  keys->callback([&context] { print_keys(context.runtime().registry()); });
+}
+
 }  // namespace
 
 void add_recipe_command(CLI::App& app, CliContext& context) {
@@ -107,6 +143,7 @@ void add_recipe_command(CLI::App& app, CliContext& context) {
   recipe->require_subcommand(1);
   add_check(*recipe, context);
   add_show(*recipe, context);
+  add_keys(*recipe, context);
 }
 
 }  // namespace rtseg::cli

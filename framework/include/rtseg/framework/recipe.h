@@ -8,6 +8,7 @@
 #include "rtseg/framework/recipe_document.h"
 #include "rtseg/framework/recipe_loader.h"
 #include "rtseg/framework/train_options.h"
+#include "rtseg/sdk/config_reader.h"
 #include "rtseg/sdk/kinds.h"
 
 namespace rtseg::framework {
@@ -38,6 +39,10 @@ struct CheckedRecipe {
 /// RegistryError with the file, line and column of the first problem.
 CheckedRecipe check_recipe(const RecipeDocument& document, const Registry& registry);
 
+/// The first half of check_recipe: the host's own keys only. Component sections must name a
+/// `type`, but their other keys are left to their plugins (which need not be loaded).
+CheckedRecipe check_host_keys(const RecipeDocument& document);
+
 /// One stage of a pipeline.
 struct Stage {
   std::string name;
@@ -52,6 +57,15 @@ struct Stage {
 /// stage's own sections, then the command-line overrides. A recipe without stages is one stage
 /// named "train". Checks names (unique), `init_from` (an earlier stage or a path) and keys.
 std::vector<Stage> expand_stages(const LoadedRecipe& recipe);
+
+/// The documented keys of one recipe table, for `rtseg recipe keys` and docs/recipes.md.
+struct KeySection {
+  std::string table;  ///< "[model]", "[train.loss]", "[[stage]]"
+  std::vector<sdk::OptionDoc> keys;
+};
+
+/// Every key the host itself reads, by table (component options come from their plugins).
+std::vector<KeySection> describe_host_keys();
 
 /// Plugin folders named by the recipe's [plugins] paths, resolved against the file that set them.
 std::vector<std::filesystem::path> recipe_plugin_paths(const RecipeDocument& document);

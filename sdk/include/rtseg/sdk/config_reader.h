@@ -67,7 +67,7 @@ class RTSEG_SDK_API ConfigReader {
                      const std::vector<std::string>& allowed, std::string_view doc);
 
   /// The sub-table at `key` (an empty reader when absent). Owned by this reader and finished
-  /// with it.
+  /// with it; asking again for the same key returns the same reader.
   ConfigReader& section(std::string_view key, std::string_view doc);
 
   /// True when `key` is present (describing: false). Does not mark the key as read.

@@ -6,6 +6,8 @@
 #include <boost/dll/alias.hpp>
 
 #include "rtseg/sdk/abi.h"
+#include "rtseg/sdk/build_context.h"
+#include "rtseg/sdk/config_reader.h"
 #include "rtseg/sdk/registrar.h"
 
 namespace rtseg::sdk {

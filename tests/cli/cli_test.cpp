@@ -1,0 +1,161 @@
+// The `rtseg` command as users run it: output, files and exit codes.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "test_support.h"
+
+namespace rtseg {
+namespace {
+
+using rtseg::testing::CommandResult;
+using rtseg::testing::TempDir;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const std::string kRtseg = RTSEG_BIN;
+const std::filesystem::path kSource = RTSEG_SOURCE_DIR;
+const std::filesystem::path kFixtures = RTSEG_FIXTURE_DIR;
+
+CommandResult rtseg(const std::string& arguments) {
+  return rtseg::testing::run("env -u RTSEG_PLUGIN_PATH " + kRtseg + " " + arguments);
+}
+
+TEST(Cli, PluginsListsTheFiveKindsAndWhereEachComponentCameFrom) {
+  const CommandResult result = rtseg("plugins");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  for (const char* kind : {"backbone:", "decoder:", "seg_head:", "dataset:", "scheduler:"}) {
+    EXPECT_THAT(result.out, HasSubstr(std::string("\n") + kind + "\n"));
+  }
+  EXPECT_THAT(result.out, HasSubstr("librtseg_schedulers.so"));
+  EXPECT_THAT(result.out, HasSubstr("  cosine  (schedulers 1.0.0"));
+  EXPECT_THAT(result.out, HasSubstr("warmup_epochs"));
+}
+
+TEST(Cli, PluginsJsonHasComponentsAndOptions) {
+  const CommandResult result = rtseg("plugins --json");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto json = nlohmann::json::parse(result.out);
+  std::vector<std::string> names;
+  for (const auto& component : json["components"]["scheduler"]) names.push_back(component["name"]);
+  EXPECT_EQ(names, (std::vector<std::string>{"constant", "cosine", "step"}));
+  const auto& step = json["components"]["scheduler"][2];
+  EXPECT_THAT(step["library"].get<std::string>(), HasSubstr("librtseg_schedulers.so"));
+  bool has_gamma = false;
+  for (const auto& option : step["options"]) {
+    if (option["key"] == "gamma") {
+      has_gamma = true;
+      EXPECT_EQ(option["default"], "0.1");
+      EXPECT_EQ(option["type"], "float");
+    }
+  }
+  EXPECT_TRUE(has_gamma);
+}
+
+TEST(Cli, RecipeCheckReportsAMisspeltKeyInARecipeExtendingNano) {
+  TempDir dir;
+  const auto recipe = dir.write("mine.toml", "extends = \"" + (kSource / "recipes/variants/nano.toml").string() +
+                                                 "\"\n\n[train]\nbacth = 2\n");
+  const CommandResult result = rtseg("recipe check " + recipe.string());
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("mine.toml:4:"));
+  EXPECT_THAT(result.err, HasSubstr("train.bacth"));
+  EXPECT_THAT(result.err, HasSubstr("Did you mean 'batch'?"));
+}
+
+TEST(Cli, RecipeCheckOfAGoodRecipeWithPluginFolderFromTheRecipe) {
+  TempDir dir;
+  // The second backbone plugin arrives in a plugin folder after the host was built.
+  std::filesystem::create_directories(dir / "plugins");
+  std::filesystem::copy_file(kFixtures / "extra_backbone/librtseg_extra_backbone.so",
+                             dir / "plugins/librtseg_extra_backbone.so");
+  const auto recipe = dir.write("recipe.toml",
+                                "[plugins]\npaths = [\"plugins\"]\n"
+                                "[model]\nresolution = 32\nhidden_dim = 8\nnum_queries = 3\n"
+                                "num_classes = 2\n[model.backbone]\ntype = \"extra_cnn\"\n"
+                                "channels = 5\n[model.decoder]\ntype = \"tiny_decoder\"\n");
+  const CommandResult result = rtseg("--plugin-dir " + (kFixtures / "test_components").string() +
+                                     " recipe check --build " + recipe.string());
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("[train] backbone extra: [1, 5, 8, 8]"));
+  EXPECT_THAT(result.out, HasSubstr("decoder layer 0: logits [1, 3, 3]"));
+  EXPECT_THAT(result.out, HasSubstr("ok: "));
+}
+
+TEST(Cli, RecipeCheckGoesOnAfterAFailingFile) {
+  TempDir dir;
+  const auto bad = dir.write("bad.toml", "[model]\nresolution = -1\n");
+  const auto missing = dir / "missing.toml";
+  const CommandResult result = rtseg("recipe check " + bad.string() + " " + missing.string());
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("bad.toml:2:14: model.resolution: must be a positive number"));
+  EXPECT_THAT(result.err, HasSubstr("missing.toml' does not exist"));
+}
+
+TEST(Cli, RecipeShowPrintsOriginsOfEveryValue) {
+  const CommandResult result =
+      rtseg("recipe show " + (kSource / "recipes/pipelines/seg_stage2.toml").string() +
+            " --set train.workers=0 --size small --stage segmentation");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("resolution = 512"));
+  EXPECT_THAT(result.out, HasSubstr("variants/small.toml:9:14"));
+  EXPECT_THAT(result.out, HasSubstr("workers = 0"));
+  EXPECT_THAT(result.out, HasSubstr("# command line (--set train.workers=0)"));
+  EXPECT_THAT(result.out, HasSubstr("batch = 1"));
+  EXPECT_THAT(result.out, HasSubstr("seg_stage2.toml:"));
+  EXPECT_THAT(result.out, Not(HasSubstr("[[stage]]")));
+}
+
+TEST(Cli, RecipeShowUnknownStage) {
+  const CommandResult result =
+      rtseg("recipe show " + (kSource / "recipes/pipelines/seg_stage2.toml").string() + " --stage nope");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("no stage named 'nope' (stages: segmentation)"));
+}
+
+TEST(Cli, UsageErrorsExitWithTwo) {
+  EXPECT_EQ(rtseg("").exit_code, 2);
+  EXPECT_EQ(rtseg("recipe check").exit_code, 2);
+  EXPECT_EQ(rtseg("no-such-command").exit_code, 2);
+  const CommandResult bad_set = rtseg("recipe show " + (kSource / "recipes/variants/nano.toml").string() +
+                                      " --set train.batch");
+  EXPECT_EQ(bad_set.exit_code, 2);
+  EXPECT_THAT(bad_set.err, HasSubstr("expected KEY=VALUE"));
+  const CommandResult bad_level = rtseg("--log-level loud plugins");
+  EXPECT_EQ(bad_level.exit_code, 2);
+  EXPECT_THAT(bad_level.err, HasSubstr("unknown log level 'loud'"));
+}
+
+TEST(Cli, VersionPrintsAbiAndFingerprint) {
+  const CommandResult result = rtseg("version");
+  ASSERT_EQ(result.exit_code, 0);
+  EXPECT_THAT(result.out, HasSubstr("SDK ABI 1."));
+  EXPECT_THAT(result.out, HasSubstr("build fingerprint: "));
+  EXPECT_THAT(result.out, HasSubstr("libtorch-"));
+}
+
+TEST(Cli, RefusedPluginsAreListedWithTheirReason) {
+  const CommandResult result = rtseg("--log-level off --plugin-dir " +
+                                     (kFixtures / "bad_abi").string() + " plugins");
+  ASSERT_EQ(result.exit_code, 0);
+  EXPECT_THAT(result.out, HasSubstr("refused "));
+  EXPECT_THAT(result.out, HasSubstr("built against rtseg SDK ABI 999.0"));
+}
+
+TEST(Cli, RecipeReferenceInTheDocsIsCurrent) {
+  std::ifstream in(kSource / "docs/recipes.md");
+  const std::string doc(std::istreambuf_iterator<char>(in), {});
+  const std::string begin = "<!-- begin generated: rtseg recipe keys -->\n";
+  const std::string end = "<!-- end generated: rtseg recipe keys -->";
+  const std::size_t from = doc.find(begin);
+  const std::size_t to = doc.find(end);
+  ASSERT_NE(from, std::string::npos);
+  ASSERT_NE(to, std::string::npos);
+  const CommandResult result = rtseg("recipe keys");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(doc.substr(from + begin.size(), to - from - begin.size()), result.out)
+      << "docs/recipes.md is out of date: run scripts/update-docs.sh";
+}
+
+}  // namespace
+}  // namespace rtseg
