@@ -8,4 +8,5 @@ scripts/build.sh Release
 rtseg=build/bin/rtseg
 "$rtseg" version
 "$rtseg" plugins
-"$rtseg" recipe check recipes/variants/*.toml recipes/pipelines/*.toml
+# Plugins that are not built yet are reported, not fatal, until every component has landed.
+"$rtseg" recipe check --allow-missing-plugins recipes/variants/*.toml recipes/pipelines/*.toml

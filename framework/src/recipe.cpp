@@ -17,38 +17,57 @@ sdk::ConfigReader reader_for(const RecipeDocument& document) {
   return sdk::ConfigReader(&document.root(), "", "", document.origin_lookup());
 }
 
-// Reads a component section through the plugin its `type` names. Without a registry (the first,
-// host-only pass) the plugin's keys are accepted unread.
+// How one pass reads component sections.
+struct ComponentPolicy {
+  const RecipeDocument& document;
+  const Registry* registry;          // null: host keys only, plugin keys accepted unread
+  bool allow_missing_plugins = false;
+  std::vector<std::string>* unchecked = nullptr;  // collects what allow_missing_plugins let by
+};
+
+void skip_all_keys(sdk::ConfigReader& section, const RecipeDocument& document) {
+  if (const toml::table* table = document.root().at_path(section.path()).as_table()) {
+    for (const auto& [key, value] : *table) section.skip(key.str());
+  }
+}
+
+// Reads a component section through the plugin its `type` names.
 ComponentRef read_component(sdk::ConfigReader& section, sdk::ComponentKind kind,
-                            const RecipeDocument& document, const Registry* registry) {
+                            const ComponentPolicy& policy) {
   ComponentRef ref;
   ref.kind = kind;
   ref.path = section.path();
   ref.type = section.require<std::string>(
       "type", "the " + std::string(sdk::kind_name(kind)) + " plugin component to use");
-  if (!registry) {
-    if (const toml::table* table = document.root().at_path(ref.path).as_table()) {
-      for (const auto& [key, value] : *table) section.skip(key.str());
-    }
+  if (!policy.registry) {
+    skip_all_keys(section, policy.document);
     return ref;
   }
-  if (!registry->contains(kind, ref.type)) {
-    section.fail("type", registry->unknown_name_message(kind, ref.type));
+  if (!policy.registry->contains(kind, ref.type)) {
+    if (!policy.allow_missing_plugins) {
+      section.fail("type", policy.registry->unknown_name_message(kind, ref.type));
+    }
+    if (policy.unchecked) {
+      policy.unchecked->push_back(section.origin("type").to_string() + ": " + ref.path + ": " +
+                                  std::string(sdk::kind_name(kind)) + " '" + ref.type +
+                                  "' is not loaded; its options were not checked.");
+    }
+    skip_all_keys(section, policy.document);
+    return ref;
   }
-  registry->read_options(kind, ref.type, section);
+  policy.registry->read_options(kind, ref.type, section);
   return ref;
 }
 
 std::optional<ComponentRef> read_optional_component(sdk::ConfigReader& parent,
                                                     std::string_view key, sdk::ComponentKind kind,
                                                     std::string_view doc,
-                                                    const RecipeDocument& document,
-                                                    const Registry* registry) {
+                                                    const ComponentPolicy& policy) {
   if (!parent.has(key)) {
     parent.section(key, doc);  // documents it, and rejects a non-table value
     return std::nullopt;
   }
-  return read_component(parent.section(key, doc), kind, document, registry);
+  return read_component(parent.section(key, doc), kind, policy);
 }
 
 // The fields of one [[stage]] entry (its model/train/data sections are overrides, read later).
@@ -64,7 +83,8 @@ void read_stage_fields(sdk::ConfigReader& reader, Stage& stage) {
   }
 }
 
-CheckedRecipe check_pass(const RecipeDocument& document, const Registry* registry) {
+CheckedRecipe check_pass(const ComponentPolicy& policy) {
+  const RecipeDocument& document = policy.document;
   sdk::ConfigReader root = reader_for(document);
   CheckedRecipe recipe;
   recipe.description = root.get("description", std::string(), "what the recipe is for");
@@ -75,33 +95,38 @@ CheckedRecipe check_pass(const RecipeDocument& document, const Registry* registr
   sdk::ConfigReader& model = root.section("model", "the model");
   recipe.model = model_options_from(model);
   recipe.backbone = read_component(model.section("backbone", "backbone plugin and options"),
-                                   sdk::ComponentKind::kBackbone, document, registry);
+                                   sdk::ComponentKind::kBackbone, policy);
   recipe.decoder = read_component(model.section("decoder", "decoder plugin and options"),
-                                  sdk::ComponentKind::kDecoder, document, registry);
+                                  sdk::ComponentKind::kDecoder, policy);
   recipe.seg_head = read_optional_component(model, "seg_head", sdk::ComponentKind::kSegHead,
-                                            "segmentation head (absent: detector only)", document,
-                                            registry);
+                                            "segmentation head (absent: detector only)", policy);
 
   sdk::ConfigReader& train = root.section("train", "training settings");
   recipe.train = train_options_from(train);
   recipe.scheduler = read_optional_component(train, "scheduler", sdk::ComponentKind::kScheduler,
-                                             "learning-rate schedule (absent: constant)", document,
-                                             registry);
+                                             "learning-rate schedule (absent: constant)", policy);
   recipe.dataset = read_optional_component(root, "data", sdk::ComponentKind::kDataset,
-                                           "dataset plugin and options", document, registry);
+                                           "dataset plugin and options", policy);
   root.finish();
   return recipe;
 }
 
 }  // namespace
 
-CheckedRecipe check_host_keys(const RecipeDocument& document) { return check_pass(document, nullptr); }
+CheckedRecipe check_host_keys(const RecipeDocument& document) {
+  return check_pass(ComponentPolicy{document, nullptr});
+}
 
-CheckedRecipe check_recipe(const RecipeDocument& document, const Registry& registry) {
+CheckedRecipe check_recipe(const RecipeDocument& document, const Registry& registry,
+                           const CheckOptions& options) {
   // The host's own keys first, so that a typo in [train] is reported even when a plugin the
   // recipe names is not installed; then every component through its plugin.
-  check_pass(document, nullptr);
-  return check_pass(document, &registry);
+  check_pass(ComponentPolicy{document, nullptr});
+  std::vector<std::string> unchecked;
+  CheckedRecipe recipe =
+      check_pass(ComponentPolicy{document, &registry, options.allow_missing_plugins, &unchecked});
+  recipe.unchecked = std::move(unchecked);
+  return recipe;
 }
 
 std::vector<Stage> expand_stages(const LoadedRecipe& recipe) {

@@ -82,6 +82,27 @@ TEST(Cli, RecipeCheckOfAGoodRecipeWithPluginFolderFromTheRecipe) {
   EXPECT_THAT(result.out, HasSubstr("ok: "));
 }
 
+TEST(Cli, RecipeCheckCanLetMissingPluginsByWithAWarning) {
+  TempDir dir;
+  const auto recipe = dir.write("r.toml",
+                                "[model.backbone]\ntype = \"not_built_here\"\nwhatever = 1\n"
+                                "[model.decoder]\ntype = \"tiny_decoder\"\n");
+  const std::string plugins = "--plugin-dir " + (kFixtures / "test_components").string();
+  const CommandResult strict = rtseg(plugins + " recipe check " + recipe.string());
+  EXPECT_EQ(strict.exit_code, 2);
+  EXPECT_THAT(strict.err, HasSubstr("r.toml:2:8: model.backbone.type: no backbone named 'not_built_here'"));
+  const CommandResult lenient =
+      rtseg(plugins + " recipe check --allow-missing-plugins " + recipe.string());
+  EXPECT_EQ(lenient.exit_code, 0) << lenient.err;
+  EXPECT_THAT(lenient.err, HasSubstr("warning: " ));
+  EXPECT_THAT(lenient.err, HasSubstr("backbone 'not_built_here' is not loaded; its options were not checked"));
+  // The components that are loaded are still checked strictly.
+  const auto typo = dir.write("typo.toml",
+                              "[model.backbone]\ntype = \"not_built_here\"\n"
+                              "[model.decoder]\ntype = \"tiny_decoder\"\nlayers = 2\n");
+  EXPECT_EQ(rtseg(plugins + " recipe check --allow-missing-plugins " + typo.string()).exit_code, 2);
+}
+
 TEST(Cli, RecipeCheckGoesOnAfterAFailingFile) {
   TempDir dir;
   const auto bad = dir.write("bad.toml", "[model]\nresolution = -1\n");

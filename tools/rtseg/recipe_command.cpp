@@ -16,6 +16,7 @@ struct CheckOptions {
   std::vector<std::string> files;
   RecipeOptions recipe;
   bool build = false;
+  bool allow_missing_plugins = false;
 };
 
 struct ShowOptions {
@@ -38,7 +39,11 @@ bool check_one(CliContext& context, const CheckOptions& options, const std::stri
     const auto stages = framework::expand_stages(recipe);
     const framework::Registry& registry = context.runtime().registry();
     for (const auto& stage : stages) {
-      const framework::CheckedRecipe checked = framework::check_recipe(stage.document, registry);
+      framework::CheckOptions check_options;
+      check_options.allow_missing_plugins = options.allow_missing_plugins;
+      const framework::CheckedRecipe checked =
+          framework::check_recipe(stage.document, registry, check_options);
+      for (const auto& line : checked.unchecked) std::cerr << "warning: " << line << "\n";
       if (!options.build) continue;
       sdk::BuildContext build_context;
       build_context.logger = context.runtime().logger();
@@ -67,6 +72,9 @@ void add_check(CLI::App& recipe, CliContext& context) {
   check->add_option("files", options->files, "Recipe files")->required()->type_name("FILE");
   check->add_flag("--build", options->build,
                   "Also build the model on the CPU and run it once on a blank image");
+  check->add_flag("--allow-missing-plugins", options->allow_missing_plugins,
+                  "Warn instead of failing when a component's plugin is not loaded (its options "
+                  "are then not checked)");
   options->recipe.add_to(*check);
   check->callback([&context, options] {
     bool all_ok = true;

@@ -32,12 +32,22 @@ struct CheckedRecipe {
   std::optional<ComponentRef> seg_head;   ///< absent: a detector
   std::optional<ComponentRef> dataset;    ///< [data]
   std::optional<ComponentRef> scheduler;  ///< [train.scheduler]; absent: constant learning rate
+  /// With CheckOptions::allow_missing_plugins: one line per component whose plugin is not loaded.
+  std::vector<std::string> unchecked;
+};
+
+struct CheckOptions {
+  /// Accept components whose plugin is not loaded (their keys are left unchecked and listed in
+  /// CheckedRecipe::unchecked) instead of failing. For linting recipes on a machine that lacks
+  /// some plugins.
+  bool allow_missing_plugins = false;
 };
 
 /// Checks a complete (single-stage) recipe: the host's own keys strictly, and every component
 /// section with the options reader of the plugin its `type` names. Throws ConfigError or
 /// RegistryError with the file, line and column of the first problem.
-CheckedRecipe check_recipe(const RecipeDocument& document, const Registry& registry);
+CheckedRecipe check_recipe(const RecipeDocument& document, const Registry& registry,
+                           const CheckOptions& options = {});
 
 /// The first half of check_recipe: the host's own keys only. Component sections must name a
 /// `type`, but their other keys are left to their plugins (which need not be loaded).
