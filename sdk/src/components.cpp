@@ -13,9 +13,13 @@ Backbone::~Backbone() = default;
 std::int64_t Backbone::size_divisibility() const { return 1; }
 bool Backbone::set_gradient_checkpointing(bool) { return false; }
 std::map<std::string, ParameterHint> Backbone::parameter_hints() const { return {}; }
+std::string Backbone::state_prefix() const { return "backbone"; }
 
 Decoder::~Decoder() = default;
+std::string Decoder::state_prefix() const { return "decoder"; }
+
 SegHead::~SegHead() = default;
+std::string SegHead::state_prefix() const { return "seg_head"; }
 Dataset::~Dataset() = default;
 
 torch::Tensor mask_logits(const MaskEmbedding& embedding) {

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "rtseg/framework/logging.h"
-#include "rtseg/framework/model_parts.h"
+#include "rtseg/framework/model.h"
 #include "rtseg/framework/recipe.h"
 #include "rtseg/framework/runtime.h"
 #include "rtseg/sdk/errors.h"
@@ -165,14 +165,13 @@ TEST_F(RuntimeFixture, BuildsAndProbesTheModelThroughFeatureSpecs) {
   const auto recipe = load(dir, std::string(kModel) + "[model.seg_head]\ntype = \"tiny_mask\"\n");
   const auto stages = expand_stages(recipe);
   const CheckedRecipe checked = check_recipe(stages[0].document, runtime.registry());
-  const ModelParts parts =
-      build_model_parts(runtime.registry(), stages[0].document, checked, sdk::BuildContext{});
-  const auto lines = probe_model(parts, checked.model.resolution);
+  const auto model = build_model(runtime.registry(), stages[0].document, checked, sdk::BuildContext{});
+  const auto lines = probe_model(*model, checked.model.resolution);
   ASSERT_EQ(lines.size(), 3u);
   EXPECT_EQ(lines[0], "backbone p1: [1, 6, 8, 8]");
   EXPECT_EQ(lines[1], "decoder layer 0: logits [1, 5, 4], boxes [1, 5, 4]");
   EXPECT_EQ(lines[2], "masks: [1, 5, 8, 8]");
-  EXPECT_THROW(probe_model(parts, 30), sdk::Error);  // not a multiple of the stride
+  EXPECT_THROW(probe_model(*model, 30), sdk::Error);  // not a multiple of the stride
 }
 
 }  // namespace

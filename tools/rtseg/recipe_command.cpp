@@ -3,7 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli_context.h"
-#include "rtseg/framework/model_parts.h"
+#include "rtseg/framework/model.h"
 #include "rtseg/framework/paths.h"
 #include "rtseg/framework/recipe.h"
 #include "rtseg/framework/recipe_printer.h"
@@ -48,9 +48,8 @@ bool check_one(CliContext& context, const CheckOptions& options, const std::stri
       sdk::BuildContext build_context;
       build_context.logger = context.runtime().logger();
       build_context.recipe_dir = std::filesystem::path(file).parent_path();
-      const framework::ModelParts parts =
-          framework::build_model_parts(registry, stage.document, checked, build_context);
-      for (const auto& line : framework::probe_model(parts, checked.model.resolution)) {
+      const auto model = framework::build_model(registry, stage.document, checked, build_context);
+      for (const auto& line : framework::probe_model(*model, checked.model.resolution)) {
         std::cout << "  [" << stage.name << "] " << line << "\n";
       }
     }

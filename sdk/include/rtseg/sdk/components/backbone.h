@@ -43,6 +43,10 @@ class RTSEG_SDK_API Backbone : public torch::nn::Module {
 
   /// (optional) Per-parameter hints keyed by the parameter's name in this module.
   virtual std::map<std::string, ParameterHint> parameter_hints() const;
+
+  /// (optional) Where this module's parameters live in the model's weights, e.g. "backbone.0"
+  /// for RF-DETR's names. Default: "backbone".
+  virtual std::string state_prefix() const;
 };
 
 }  // namespace rtseg::sdk

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <torch/nn/module.h>
@@ -22,6 +23,9 @@ struct DecoderOutputs {
   std::vector<QueryPredictions> layers;
   /// Two-stage proposals (undefined tensors when the decoder has none).
   QueryPredictions encoder;
+  /// Query groups in `layers` and `encoder`: Q = num_groups x queries per group, group g being
+  /// queries [g * Q / num_groups, (g + 1) * Q / num_groups). 1 in eval mode.
+  std::int64_t num_groups = 1;
 };
 
 /// Turns backbone features into object queries, class logits and boxes.
@@ -34,11 +38,15 @@ class RTSEG_SDK_API Decoder : public torch::nn::Module {
   ~Decoder() override;
 
   /// features: the backbone's maps (BuildContext::inputs describes them).
-  /// padding_mask: [B, H, W] bool at input resolution, true = padding.
+  /// masks: one [B, h_i, w_i] bool tensor per map, true = padding.
   virtual DecoderOutputs forward(const std::vector<torch::Tensor>& features,
-                                 const torch::Tensor& padding_mask) = 0;
+                                 const std::vector<torch::Tensor>& masks) = 0;
 
   virtual DecoderSpec spec() const = 0;
+
+  /// (optional) Where this module's parameters live in the model's weights; "" puts its
+  /// sub-modules at the root (RF-DETR's `transformer.*`, `class_embed.*`). Default: "decoder".
+  virtual std::string state_prefix() const;
 };
 
 }  // namespace rtseg::sdk

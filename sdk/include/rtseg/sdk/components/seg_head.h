@@ -1,5 +1,6 @@
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include <torch/nn/module.h>
@@ -30,10 +31,15 @@ class RTSEG_SDK_API SegHead : public torch::nn::Module {
  public:
   ~SegHead() override;
 
-  /// features: the backbone's maps; decoded: the decoder's outputs for the same batch;
-  /// image_size: {H, W} of the input batch.
-  virtual MaskOutputs forward(const std::vector<torch::Tensor>& features,
-                              const DecoderOutputs& decoded, c10::IntArrayRef image_size) = 0;
+  /// images: the normalised input batch [B, 3, H, W] (for heads that look at pixels);
+  /// features: the backbone's maps; decoded: the decoder's outputs for the same batch.
+  virtual MaskOutputs forward(const torch::Tensor& images,
+                              const std::vector<torch::Tensor>& features,
+                              const DecoderOutputs& decoded) = 0;
+
+  /// (optional) Where this module's parameters live in the model's weights, e.g.
+  /// "segmentation_head". Default: "seg_head".
+  virtual std::string state_prefix() const;
 };
 
 }  // namespace rtseg::sdk
