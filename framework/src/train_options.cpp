@@ -71,7 +71,7 @@ TrainOptions train_options_from(sdk::ConfigReader& reader) {
                                "clip the global gradient norm to this (0: no clipping)");
   o.ema = reader.get("ema", o.ema, "keep and evaluate an exponential moving average of the weights");
   o.ema_decay = reader.get("ema_decay", o.ema_decay, "EMA decay after warm-up");
-  o.ema_tau = reader.get("ema_tau", o.ema_tau, "EMA warm-up: decay x (1 - exp(-updates / tau))");
+  o.ema_tau = reader.get("ema_tau", o.ema_tau, "EMA warm-up: decay x (1 - exp(-updates / tau)); 0: no warm-up");
   o.early_stopping = reader.get("early_stopping", o.early_stopping,
                                 "stop when validation mAP stops improving");
   o.early_stopping_patience = reader.get("early_stopping_patience", o.early_stopping_patience,
@@ -99,7 +99,7 @@ TrainOptions train_options_from(sdk::ConfigReader& reader) {
   reader.check(o.weight_decay >= 0, "weight_decay", "must not be negative.");
   reader.check(o.clip_max_norm >= 0, "clip_max_norm", "must not be negative (0: no clipping).");
   reader.check(o.ema_decay >= 0 && o.ema_decay < 1, "ema_decay", "must be in [0, 1).");
-  reader.check(o.ema_tau > 0, "ema_tau", "must be positive.");
+  reader.check(o.ema_tau >= 0, "ema_tau", "must not be negative (0: no warm-up).");
   reader.check(o.threads >= 0, "threads", "must not be negative (0: all cores).");
   reader.check(o.checkpoint_interval >= 1, "checkpoint_interval", "must be at least 1.");
   return o;

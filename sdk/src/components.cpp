@@ -17,6 +17,7 @@ std::string Backbone::state_prefix() const { return "backbone"; }
 
 Decoder::~Decoder() = default;
 std::string Decoder::state_prefix() const { return "decoder"; }
+std::int64_t Decoder::training_only_parameter_count() const { return 0; }
 
 SegHead::~SegHead() = default;
 std::string SegHead::state_prefix() const { return "seg_head"; }

@@ -45,5 +45,6 @@ framework::LoadedRecipe load_recipe_with_plugins(CliContext& context, const Reci
 void add_plugins_command(CLI::App& app, CliContext& context);
 void add_recipe_command(CLI::App& app, CliContext& context);
 void add_version_command(CLI::App& app, CliContext& context);
+void add_inspect_command(CLI::App& app, CliContext& context);
 
 }  // namespace rtseg::cli

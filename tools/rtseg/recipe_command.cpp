@@ -1,4 +1,7 @@
+#include <fstream>
 #include <iostream>
+
+#include <nlohmann/json.hpp>
 
 #include <spdlog/spdlog.h>
 
@@ -7,6 +10,7 @@
 #include "rtseg/framework/paths.h"
 #include "rtseg/framework/recipe.h"
 #include "rtseg/framework/recipe_printer.h"
+#include "rtseg/framework/rfdetr_args.h"
 #include "rtseg/sdk/errors.h"
 
 namespace rtseg::cli {
@@ -137,6 +141,37 @@ void print_keys(const framework::Registry& registry) {
   }
 }
 
+void add_from_rfdetr(CLI::App& recipe) {
+  auto config = std::make_shared<std::string>();
+  auto output = std::make_shared<std::string>();
+  CLI::App* command = recipe.add_subcommand(
+      "from-rfdetr", "Write the rtseg recipe of an RF-DETR model from its config.json "
+                     "(made by tools/convert_rfdetr.py)");
+  command->add_option("config", *config, "RF-DETR config.json")->required()->type_name("FILE");
+  command->add_option("-o,--output", *output, "Write the recipe here instead of stdout")
+      ->type_name("FILE");
+  command->callback([config, output] {
+    std::ifstream in(*config);
+    if (!in) throw sdk::ConfigError(*config + ": cannot be read.");
+    nlohmann::json args;
+    try {
+      args = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& error) {
+      throw sdk::ConfigError(*config + ": not valid JSON (" + error.what() + ").");
+    }
+    const std::string recipe_text =
+        "# Made by `rtseg recipe from-rfdetr " + *config + "`.\n" + framework::recipe_from_rfdetr_args(args);
+    if (output->empty()) {
+      std::cout << recipe_text;
+      return;
+    }
+    std::ofstream out(*output);
+    out << recipe_text;
+    if (!out) throw sdk::Error("cannot write " + *output);
+    std::cout << "wrote " << *output << "\n";
+  });
+}
+
 void add_keys(CLI::App& recipe, CliContext& context) {
   CLI::App* keys = recipe.add_subcommand(
       "keys", "Print every recipe key (host tables and loaded plugins) as a Markdown reference");
@@ -151,6 +186,7 @@ void add_recipe_command(CLI::App& app, CliContext& context) {
   add_check(*recipe, context);
   add_show(*recipe, context);
   add_keys(*recipe, context);
+  add_from_rfdetr(*recipe);
 }
 
 }  // namespace rtseg::cli

@@ -50,7 +50,7 @@ struct TrainOptions {
   double clip_max_norm = 0.1;
   bool ema = true;
   double ema_decay = 0.993;
-  double ema_tau = 100;
+  double ema_tau = 100;  ///< 0: no warm-up
   bool early_stopping = false;
   std::int64_t early_stopping_patience = 10;
   double early_stopping_min_delta = 0.001;

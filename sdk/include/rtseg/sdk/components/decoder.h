@@ -44,6 +44,10 @@ class RTSEG_SDK_API Decoder : public torch::nn::Module {
 
   virtual DecoderSpec spec() const = 0;
 
+  /// (optional) How many of its parameter elements only training uses (extra query groups and
+  /// their heads); `rtseg inspect` reports the rest as the inference model. Default: 0.
+  virtual std::int64_t training_only_parameter_count() const;
+
   /// (optional) Where this module's parameters live in the model's weights; "" puts its
   /// sub-modules at the root (RF-DETR's `transformer.*`, `class_embed.*`). Default: "decoder".
   virtual std::string state_prefix() const;
