@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 
@@ -40,9 +41,12 @@ void print_text(const framework::Runtime& runtime) {
     for (const auto& component : components) {
       std::cout << "  " << component.name << "  (" << provider_text(component.provider) << ")\n"
                 << "      " << component.summary << "\n";
-      for (const auto& option : options_of(runtime.registry(), kind, component.name)) {
-        std::cout << "      " << std::left << std::setw(24) << option.key << std::setw(16)
-                  << option.type << std::setw(12)
+      const auto options = options_of(runtime.registry(), kind, component.name);
+      std::size_t key_width = 0;
+      for (const auto& option : options) key_width = std::max(key_width, option.key.size());
+      for (const auto& option : options) {
+        std::cout << "      " << std::left << std::setw(static_cast<int>(key_width + 2)) << option.key
+                  << std::setw(16) << option.type << std::setw(12)
                   << (option.required ? std::string("required") : option.default_value) << " "
                   << option.doc << "\n";
       }

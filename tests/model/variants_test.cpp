@@ -1,0 +1,104 @@
+// Every shipped size variant builds from its recipe and runs at a small resolution with the
+// expected shapes; the nano model has RF-DETR's parameter count; every trainable parameter of a
+// segmentation model receives a gradient.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "rtseg/framework/logging.h"
+#include "rtseg/framework/model.h"
+#include "rtseg/framework/model_summary.h"
+#include "rtseg/framework/recipe.h"
+#include "rtseg/framework/runtime.h"
+
+namespace rtseg::framework {
+namespace {
+
+const std::filesystem::path kVariants = std::filesystem::path(RTSEG_SOURCE_DIR) / "recipes/variants";
+
+class Variants : public ::testing::Test {
+ protected:
+  std::shared_ptr<Model> build(const std::string& size, std::vector<std::string> overrides,
+                               CheckedRecipe* checked_out = nullptr) {
+    RecipeRequest request{kVariants / (size + ".toml"), "", std::nullopt, {}};
+    for (const auto& item : overrides) request.overrides.push_back(parse_override(item));
+    const LoadedRecipe recipe = load_recipe(request);
+    const auto stages = expand_stages(recipe);
+    const CheckedRecipe checked = check_recipe(stages.at(0).document, runtime_.registry());
+    if (checked_out) *checked_out = checked;
+    return build_model(runtime_.registry(), stages[0].document, checked, sdk::BuildContext{});
+  }
+
+  Runtime runtime_{[] {
+    RuntimeOptions options;
+    options.load_default_plugins = false;
+    options.plugin_paths = {std::filesystem::path(RTSEG_BINARY_DIR) / "lib/rtseg/plugins"};
+    options.logger = make_logger("variants", "off");
+    return options;
+  }()};
+};
+
+TEST_F(Variants, EveryVariantRunsWithTheExpectedShapes) {
+  torch::manual_seed(0);
+  struct Case {
+    const char* size;
+    std::int64_t resolution;  // small, but a multiple of patch x windows
+    std::int64_t stride;      // of the first projector level
+  };
+  for (const Case& c : {Case{"nano", 128, 16}, Case{"small", 128, 16}, Case{"medium", 128, 16},
+                        Case{"base", 112, 14}, Case{"large", 112, 7}}) {
+    SCOPED_TRACE(c.size);
+    CheckedRecipe checked;
+    auto model = build(c.size, {"model.resolution=" + std::to_string(c.resolution),
+                                "model.num_classes=4", "model.num_queries=30"},
+                       &checked);
+    torch::NoGradGuard no_grad;
+    model->eval();
+    const auto out = model->forward(torch::randn({1, 3, c.resolution, c.resolution}));
+    const std::int64_t side = c.resolution / c.stride;
+    EXPECT_EQ(out.features.at(0).sizes(),
+              (std::vector<std::int64_t>{1, checked.model.hidden_dim, side, side}));
+    const auto& last = out.detections.layers.back();
+    EXPECT_EQ(last.logits.sizes(), (std::vector<std::int64_t>{1, 30, 5}));
+    EXPECT_EQ(last.boxes.sizes(), (std::vector<std::int64_t>{1, 30, 4}));
+    EXPECT_EQ(out.detections.layers.size(),
+              static_cast<std::size_t>(model->decoder().spec().num_layers));
+  }
+}
+
+TEST_F(Variants, NanoHasRfDetrsParameterCount) {
+  // RF-DETR-N with 91 class outputs: 30.47 M (rfdetr-architecture.md §1.4, README 30.5).
+  auto model = build("nano", {"model.resolution=128"});
+  const ModelSummary summary = summarize_model(*model, 128);
+  EXPECT_NEAR(summary.total / 1e6, 30.47, 0.005);
+  // Training-only: 12 extra groups of two-stage heads (enc_output 256x256+256, its LayerNorm 512,
+  // class head 256x91+91, box MLP 2x(256x256+256)+256x4+4) and 12 x 300 query rows of 256+4.
+  const std::int64_t per_group = (256 * 256 + 256) + 512 + (256 * 91 + 91) + 2 * (256 * 256 + 256) + (256 * 4 + 4);
+  EXPECT_EQ(summary.total - summary.inference, 12 * per_group + 12 * 300 * (256 + 4));
+}
+
+TEST_F(Variants, SegmentationHeadSwapsByRecipeAndEveryParameterLearns) {
+  for (const char* head : {"rfdetr_mask", "hires_mask"}) {
+    SCOPED_TRACE(head);
+    auto model = build("nano", {"model.resolution=64", "model.num_queries=10",
+                                std::string("model.seg_head.type=") + head, "model.decoder.group_detr=2"});
+    ASSERT_NE(model->seg_head(), nullptr);
+    model->train();
+    const auto out = model->forward(torch::randn({1, 3, 64, 64}));
+    torch::Tensor loss = torch::zeros({});
+    for (const auto& layer : out.detections.layers) loss = loss + layer.logits.mean() + layer.boxes.mean();
+    loss = loss + out.detections.encoder.logits.mean() + out.detections.encoder.boxes.mean();
+    for (const auto& masks : out.masks->layers) loss = loss + sdk::mask_logits(masks).mean();
+    loss = loss + sdk::mask_logits(out.masks->encoder).mean();
+    loss.backward();
+    for (const auto& parameter : model->named_parameters()) {
+      if (!parameter.value().requires_grad()) continue;
+      // RF-DETR's mask_token is part of the checkpoint but not of the forward pass.
+      if (parameter.key().find("mask_token") != std::string::npos) continue;
+      EXPECT_TRUE(parameter.value().grad().defined()) << parameter.key();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace rtseg::framework
