@@ -1,6 +1,7 @@
 """Writes the decoder-only parity fixtures in data/ with RF-DETR 1.4.1's own model code.
 
-Usage: RFDETR_SRC=/path/to/rf-detr python3 make_decoder_fixtures.py   (PyTorch 1.13, CPU)
+Usage: python3 make_decoder_fixtures.py --rfdetr-src DIR --out DIR   (PyTorch 1.13, CPU)
+(DIR of --rfdetr-src holds RF-DETR's rfdetr/ package; the test suite runs this at test time.)
 
 RF-DETR's LWDETR is built around a stand-in backbone that returns given feature maps and masks,
 so the fixtures exercise exactly the transformer + heads that the lwdetr plugin reimplements.
@@ -19,7 +20,8 @@ import types
 
 import torch
 
-SRC = os.environ.get("RFDETR_SRC", "/work/rfdetr_src")
+SRC = None  # set from --rfdetr-src
+OUT = None  # set from --out
 
 
 def stub(name, **attrs):
@@ -152,13 +154,18 @@ def make(name, cfg, level_sizes, padded, grads, LWDETR, Transformer):
     meta = {k: json.dumps(v) for k, v in cfg.items()}
     meta["level_sizes"] = json.dumps(level_sizes)
     meta["torch"] = torch.__version__
-    save_safetensors(os.path.join(os.path.dirname(__file__), "data", name + ".safetensors"),
-                     tensors, meta)
+    save_safetensors(os.path.join(OUT, name + ".safetensors"), tensors, meta)
     print(name, sum(t.numel() for t in tensors.values()), "floats")
 
 
 def main():
-    argparse.ArgumentParser(description=__doc__).parse_args()
+    global SRC, OUT
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rfdetr-src", required=True, help="folder holding RF-DETR's rfdetr/")
+    parser.add_argument("--out", required=True, help="folder for the .safetensors files")
+    args = parser.parse_args()
+    SRC, OUT = args.rfdetr_src, args.out
+    os.makedirs(OUT, exist_ok=True)
     LWDETR, Transformer = import_rfdetr()
     torch.set_num_threads(1)
     base = dict(hidden_dim=32, sa_nheads=2, ca_nheads=4, dec_n_points=2, dim_feedforward=64,

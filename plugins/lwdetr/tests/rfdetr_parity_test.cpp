@@ -1,6 +1,10 @@
-// Decoder-only parity with RF-DETR 1.4.1: data/*.safetensors were written by
-// make_decoder_fixtures.py with RF-DETR's own LWDETR + Transformer around given feature maps
-// (weights, inputs, every eval and train output, and for one file the gradients).
+// Decoder-only parity with RF-DETR 1.4.1 on configurations the shared fixtures do not cover (two
+// levels with padding, sigmoid boxes with per-layer refinement, one stage). The reference files
+// are made at test time by make_decoder_fixtures.py, which runs RF-DETR's own LWDETR +
+// Transformer around given feature maps (weights, inputs, every eval and train output, and for
+// one file the gradients). It needs RF-DETR's sources (RFDETR_SRC, or ../rfdetr_src beside the
+// checkout) and python3 with torch; without them these tests skip.
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -18,8 +22,31 @@ namespace {
 
 using testing::max_difference;
 
-const std::filesystem::path kData =
-    std::filesystem::path(RTSEG_SOURCE_DIR) / "plugins/lwdetr/tests/data";
+// Where RF-DETR's sources are, or empty.
+std::filesystem::path rfdetr_sources() {
+  const char* env = std::getenv("RFDETR_SRC");
+  const std::filesystem::path dir = env ? std::filesystem::path(env)
+                                        : std::filesystem::path(RTSEG_SOURCE_DIR) / ".." / "rfdetr_src";
+  return std::filesystem::exists(dir / "rfdetr" / "models" / "lwdetr.py") ? dir : std::filesystem::path();
+}
+
+// The reference files, made once per build folder; empty when they cannot be made.
+std::filesystem::path reference_data() {
+  static const std::filesystem::path data = [] {
+    const std::filesystem::path sources = rfdetr_sources();
+    if (sources.empty()) return std::filesystem::path();
+    const std::filesystem::path out = std::filesystem::path(RTSEG_BINARY_DIR) / "plugins/lwdetr/rfdetr_reference";
+    if (std::filesystem::exists(out / "rfdetr_one_stage.safetensors")) return out;
+    for (const char* python : {"/usr/bin/python3", "python3"}) {
+      const std::string command = std::string(python) + " " + RTSEG_SOURCE_DIR +
+                                  "/plugins/lwdetr/tests/make_decoder_fixtures.py --rfdetr-src " +
+                                  sources.string() + " --out " + out.string() + " >/dev/null 2>&1";
+      if (std::system(command.c_str()) == 0) return out;
+    }
+    return std::filesystem::path();
+  }();
+  return data;
+}
 constexpr double kTolerance = 1e-5;
 
 struct Fixture {
@@ -36,7 +63,7 @@ bool meta_bool(const sdk::SafetensorsFile& file, const std::string& key) {
 }
 
 Fixture load(const std::string& name) {
-  Fixture f{sdk::SafetensorsFile::open(kData / (name + ".safetensors")), nullptr, {}, {}};
+  Fixture f{sdk::SafetensorsFile::open(reference_data() / (name + ".safetensors")), nullptr, {}, {}};
   LwDetrOptions o;
   o.dec_layers = meta_int(f.file, "dec_layers");
   o.sa_nheads = meta_int(f.file, "sa_nheads");
@@ -118,6 +145,10 @@ class DecoderParity : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(DecoderParity, EvalAndTrainOutputsMatchRfDetr) {
+  if (reference_data().empty()) {
+    GTEST_SKIP() << "RF-DETR's sources (RFDETR_SRC or ../rfdetr_src) or python3 with torch not "
+                    "found; decoder-only parity not checked (the full-model parity tests still run)";
+  }
   Fixture f = load(GetParam());
   f.decoder->eval();
   {
