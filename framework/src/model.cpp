@@ -71,21 +71,33 @@ std::vector<torch::Tensor> feature_masks(const torch::Tensor& padding_mask,
   return masks;
 }
 
+std::vector<torch::Tensor> Model::masks_for(const torch::Tensor& padding_mask,
+                                            const std::vector<torch::Tensor>& features) const {
+  if (padding_mask.defined()) return feature_masks(padding_mask, features);
+  std::vector<torch::Tensor> masks;
+  for (const auto& feature : features) {
+    masks.push_back(torch::zeros({feature.size(0), feature.size(2), feature.size(3)},
+                                 feature.options().dtype(torch::kBool)));
+  }
+  return masks;
+}
+
 ModelOutputs Model::forward(const torch::Tensor& images, const torch::Tensor& padding_mask) {
   ModelOutputs out;
   out.features = backbone_->forward(images);
-  std::vector<torch::Tensor> masks;
-  if (padding_mask.defined()) {
-    masks = feature_masks(padding_mask, out.features);
-  } else {
-    for (const auto& feature : out.features) {
-      masks.push_back(torch::zeros({feature.size(0), feature.size(2), feature.size(3)},
-                                   feature.options().dtype(torch::kBool)));
-    }
-  }
-  out.detections = decoder_->forward(out.features, masks);
+  out.detections = decoder_->forward(out.features, masks_for(padding_mask, out.features));
   if (seg_head_) out.masks = seg_head_->forward(images, out.features, out.detections);
   return out;
+}
+
+Prediction Model::predict(const torch::Tensor& images, const torch::Tensor& padding_mask) {
+  if (is_training()) eval();
+  const std::vector<torch::Tensor> features = backbone_->forward(images);
+  const sdk::DecoderOutputs decoded = decoder_->forward(features, masks_for(padding_mask, features));
+  Prediction prediction;
+  prediction.detections = decoded.layers.back();
+  if (seg_head_) prediction.masks = seg_head_->predict(images, features, decoded);
+  return prediction;
 }
 
 template <class T>

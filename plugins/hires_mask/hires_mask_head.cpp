@@ -31,18 +31,26 @@ HiresMaskHead::HiresMaskHead(HiresMaskOptions options, const sdk::BuildContext& 
   parts_ = rfdetr_mask::DotProductParts::register_on(*this, dim, context.decoder.num_layers);
 }
 
-sdk::MaskOutputs HiresMaskHead::forward(const torch::Tensor& images,
-                                        const std::vector<torch::Tensor>& features,
-                                        const sdk::DecoderOutputs& decoded) {
+torch::Tensor HiresMaskHead::pixel_map(const torch::Tensor& images,
+                                       const std::vector<torch::Tensor>& features) {
   namespace F = torch::nn::functional;
   const std::vector<std::int64_t> size = {images.size(2) / options_.stride,
                                           images.size(3) / options_.stride};
   const torch::Tensor coarse = F::interpolate(
       features.at(0), F::InterpolateFuncOptions().size(size).mode(torch::kBilinear).align_corners(false));
-  const torch::Tensor resized =
-      coarse + detail_proj_->forward(detail_stem_->forward(images.to(coarse.dtype())));
+  return coarse + detail_proj_->forward(detail_stem_->forward(images.to(coarse.dtype())));
+}
 
-  return parts_.embed(resized, decoded);
+sdk::MaskOutputs HiresMaskHead::forward(const torch::Tensor& images,
+                                        const std::vector<torch::Tensor>& features,
+                                        const sdk::DecoderOutputs& decoded) {
+  return parts_.embed(pixel_map(images, features), decoded);
+}
+
+sdk::MaskEmbedding HiresMaskHead::predict(const torch::Tensor& images,
+                                          const std::vector<torch::Tensor>& features,
+                                          const sdk::DecoderOutputs& decoded) {
+  return parts_.embed_final(pixel_map(images, features), decoded);
 }
 
 std::unique_ptr<HiresMaskHead> make_hires_mask(HiresMaskOptions options,

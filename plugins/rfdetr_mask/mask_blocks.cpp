@@ -81,4 +81,14 @@ sdk::MaskOutputs DotProductParts::embed(const torch::Tensor& pixels,
   return out;
 }
 
+sdk::MaskEmbedding DotProductParts::embed_final(const torch::Tensor& pixels,
+                                               const sdk::DecoderOutputs& decoded) {
+  const std::size_t layers = std::min<std::size_t>(blocks->size(), decoded.layers.size());
+  torch::Tensor refined = pixels;
+  for (std::size_t i = 0; i < layers; ++i) refined = blocks[i]->as<DepthwiseConvBlock>()->forward(refined);
+  const torch::Tensor& features = decoded.layers.at(layers - 1).features;
+  return sdk::MaskEmbedding{spatial_features_proj->forward(refined),
+                            query_features_proj->forward(query_features_block->forward(features)), bias};
+}
+
 }  // namespace rtseg::plugins::rfdetr_mask

@@ -61,6 +61,9 @@ struct DotProductParts {
   /// `pixels`: the pixel map at mask resolution [B, D, h, w]. Layer l uses the map after blocks
   /// 0..l; proposal queries use `pixels` as given (RF-DETR skips the blocks and projection there).
   sdk::MaskOutputs embed(const torch::Tensor& pixels, const sdk::DecoderOutputs& decoded);
+  /// The final decoder layer's masks only (inference): the blocks still run, the per-layer
+  /// projections and the proposal masks do not.
+  sdk::MaskEmbedding embed_final(const torch::Tensor& pixels, const sdk::DecoderOutputs& decoded);
 };
 
 }  // namespace rtseg::plugins::rfdetr_mask

@@ -20,17 +20,25 @@ RfdetrMaskHead::RfdetrMaskHead(RfdetrMaskOptions options, const sdk::BuildContex
   parts_ = DotProductParts::register_on(*this, dim, context.decoder.num_layers);
 }
 
-sdk::MaskOutputs RfdetrMaskHead::forward(const torch::Tensor& images,
-                                         const std::vector<torch::Tensor>& features,
-                                         const sdk::DecoderOutputs& decoded) {
+torch::Tensor RfdetrMaskHead::pixel_map(const torch::Tensor& images,
+                                        const std::vector<torch::Tensor>& features) {
   namespace F = torch::nn::functional;
   const std::vector<std::int64_t> size = {images.size(2) / options_.downsample_ratio,
                                           images.size(3) / options_.downsample_ratio};
-  const torch::Tensor resized = F::interpolate(
-      features.at(0),
-      F::InterpolateFuncOptions().size(size).mode(torch::kBilinear).align_corners(false));
+  return F::interpolate(features.at(0),
+                        F::InterpolateFuncOptions().size(size).mode(torch::kBilinear).align_corners(false));
+}
 
-  return parts_.embed(resized, decoded);
+sdk::MaskOutputs RfdetrMaskHead::forward(const torch::Tensor& images,
+                                         const std::vector<torch::Tensor>& features,
+                                         const sdk::DecoderOutputs& decoded) {
+  return parts_.embed(pixel_map(images, features), decoded);
+}
+
+sdk::MaskEmbedding RfdetrMaskHead::predict(const torch::Tensor& images,
+                                           const std::vector<torch::Tensor>& features,
+                                           const sdk::DecoderOutputs& decoded) {
+  return parts_.embed_final(pixel_map(images, features), decoded);
 }
 
 std::unique_ptr<RfdetrMaskHead> make_rfdetr_mask(RfdetrMaskOptions options,

@@ -30,7 +30,15 @@ class RfdetrMaskHead final : public sdk::SegHead {
 
   sdk::MaskOutputs forward(const torch::Tensor& images, const std::vector<torch::Tensor>& features,
                            const sdk::DecoderOutputs& decoded) override;
+  sdk::MaskEmbedding predict(const torch::Tensor& images, const std::vector<torch::Tensor>& features,
+                             const sdk::DecoderOutputs& decoded) override;
   std::string state_prefix() const override { return "segmentation_head"; }
+
+ private:
+  /// The first projector map at mask resolution (plus, for hires_mask, the image detail path).
+  torch::Tensor pixel_map(const torch::Tensor& images, const std::vector<torch::Tensor>& features);
+
+ public:
 
  private:
   RfdetrMaskOptions options_;

@@ -21,6 +21,10 @@ std::int64_t Decoder::training_only_parameter_count() const { return 0; }
 
 SegHead::~SegHead() = default;
 std::string SegHead::state_prefix() const { return "seg_head"; }
+MaskEmbedding SegHead::predict(const torch::Tensor& images, const std::vector<torch::Tensor>& features,
+                               const DecoderOutputs& decoded) {
+  return forward(images, features, decoded).layers.back();
+}
 Dataset::~Dataset() = default;
 
 torch::Tensor mask_logits(const MaskEmbedding& embedding) {

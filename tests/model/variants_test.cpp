@@ -66,6 +66,24 @@ TEST_F(Variants, EveryVariantRunsWithTheExpectedShapes) {
   }
 }
 
+TEST_F(Variants, InferencePathGivesTheFinalLayerOfTheFullForward) {
+  for (const char* head : {"rfdetr_mask", "hires_mask"}) {
+    SCOPED_TRACE(head);
+    auto model = build("nano", {"model.resolution=64", "model.num_queries=12",
+                                std::string("model.seg_head.type=") + head});
+    torch::NoGradGuard no_grad;
+    const torch::Tensor images = torch::randn({2, 3, 64, 64});
+    model->eval();
+    const auto full = model->forward(images);
+    const Prediction prediction = model->predict(images);
+    EXPECT_TRUE(torch::equal(prediction.detections.logits, full.detections.layers.back().logits));
+    EXPECT_TRUE(torch::equal(prediction.detections.boxes, full.detections.layers.back().boxes));
+    ASSERT_TRUE(prediction.masks.has_value());
+    EXPECT_TRUE(torch::allclose(sdk::mask_logits(*prediction.masks),
+                                sdk::mask_logits(full.masks->layers.back())));
+  }
+}
+
 TEST_F(Variants, NanoHasRfDetrsParameterCount) {
   // RF-DETR-N with 91 class outputs: 30.47 M (rfdetr-architecture.md §1.4, README 30.5).
   auto model = build("nano", {"model.resolution=128"});

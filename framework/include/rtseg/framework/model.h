@@ -24,6 +24,12 @@ struct ModelOutputs {
   std::optional<sdk::MaskOutputs> masks;  ///< with a segmentation head
 };
 
+/// The inference result: final-layer predictions only.
+struct Prediction {
+  sdk::QueryPredictions detections;  ///< [B, num_queries, ...] of the last decoder layer
+  std::optional<sdk::MaskEmbedding> masks;
+};
+
 /// Backbone -> decoder -> optional mask head, as one torch module.
 ///
 /// Each component's parameters appear under its state_prefix() ("backbone.0.*",
@@ -38,6 +44,10 @@ class Model final : public torch::nn::Module {
   /// no padding). In eval mode only inference work is done (one query group, see Decoder).
   ModelOutputs forward(const torch::Tensor& images, const torch::Tensor& padding_mask = {});
 
+  /// The inference path: eval mode (one query group), final layer only, no proposal or
+  /// auxiliary-layer masks. Switches the model to eval mode.
+  Prediction predict(const torch::Tensor& images, const torch::Tensor& padding_mask = {});
+
   /// Also switches the components, some of which are not themselves in the module tree.
   void train(bool on = true) override;
 
@@ -47,6 +57,8 @@ class Model final : public torch::nn::Module {
 
  private:
   void attach(const std::string& prefix, const std::shared_ptr<torch::nn::Module>& component);
+  std::vector<torch::Tensor> masks_for(const torch::Tensor& padding_mask,
+                                       const std::vector<torch::Tensor>& features) const;
 
   std::shared_ptr<sdk::Backbone> backbone_;
   std::shared_ptr<sdk::Decoder> decoder_;

@@ -40,6 +40,12 @@ class RTSEG_SDK_API SegHead : public torch::nn::Module {
   /// (optional) Where this module's parameters live in the model's weights, e.g.
   /// "segmentation_head". Default: "seg_head".
   virtual std::string state_prefix() const;
+
+  /// (optional) Inference: the masks of the final decoder layer only. The default calls forward()
+  /// and keeps layers.back(); heads override it to skip auxiliary-layer and proposal work.
+  virtual MaskEmbedding predict(const torch::Tensor& images,
+                                const std::vector<torch::Tensor>& features,
+                                const DecoderOutputs& decoded);
 };
 
 }  // namespace rtseg::sdk
