@@ -163,6 +163,38 @@ TEST(Cli, RefusedPluginsAreListedWithTheirReason) {
   EXPECT_THAT(result.out, HasSubstr("built against rtseg SDK ABI 999.0"));
 }
 
+TEST(Cli, InspectReportsRfDetrsParameterCountsAsJson) {
+  const CommandResult result = rtseg("inspect --recipe " + (kSource / "recipes/variants/nano.toml").string() +
+                                     " --set model.resolution=128 --json");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto json = nlohmann::json::parse(result.out);
+  EXPECT_EQ(json["params_total"], 30467298);  // RF-DETR-N: 30.47 M
+  EXPECT_EQ(json["params_inference"], 26863662);
+  EXPECT_EQ(json["resolution"], 128);
+  EXPECT_GT(json["forward_gflops"].get<double>(), 1.0);
+  EXPECT_EQ(json["components"][0]["prefix"], "backbone.0");
+  EXPECT_THAT(json["outputs"][0].get<std::string>(), HasSubstr("backbone p4: [1, 256, 8, 8]"));
+}
+
+TEST(Cli, InspectLoadsConvertedWeightsStrictly) {
+  const std::filesystem::path fixture = std::filesystem::path(RTSEG_RFDETR_FIXTURES) / "tiny_seg";
+  if (!std::filesystem::exists(fixture)) GTEST_SKIP() << "RF-DETR fixtures not found at " << fixture;
+  TempDir dir;
+  const CommandResult recipe = rtseg("recipe from-rfdetr " + (fixture / "config.json").string() + " -o " +
+                                     (dir / "recipe.toml").string());
+  ASSERT_EQ(recipe.exit_code, 0) << recipe.err;
+  const CommandResult ok = rtseg("inspect --recipe " + (dir / "recipe.toml").string() + " --weights " +
+                                 (fixture / "weights.safetensors").string());
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_THAT(ok.err, HasSubstr("loaded 344 tensors"));
+  // A detector's weights for the segmentation model: the mask head's tensors are missing.
+  const CommandResult detector = rtseg("inspect --recipe " + (dir / "recipe.toml").string() + " --weights " +
+                                       (fixture.parent_path() / "tiny_det/weights.safetensors").string());
+  EXPECT_EQ(detector.exit_code, 1);
+  EXPECT_THAT(detector.err, HasSubstr("segmentation_head.bias"));
+  EXPECT_THAT(detector.err, HasSubstr("missing"));
+}
+
 TEST(Cli, RecipeReferenceInTheDocsIsCurrent) {
   std::ifstream in(kSource / "docs/recipes.md");
   const std::string doc(std::istreambuf_iterator<char>(in), {});

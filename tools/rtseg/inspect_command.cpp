@@ -8,6 +8,8 @@
 #include "rtseg/framework/model.h"
 #include "rtseg/framework/model_summary.h"
 #include "rtseg/framework/recipe.h"
+#include "rtseg/framework/weights.h"
+#include "rtseg/sdk/safetensors.h"
 #include "rtseg/sdk/errors.h"
 
 namespace rtseg::cli {
@@ -15,6 +17,7 @@ namespace {
 
 struct InspectOptions {
   std::string recipe;
+  std::string weights;
   std::string stage;
   RecipeOptions recipe_options;
   bool json = false;
@@ -79,6 +82,10 @@ void add_inspect_command(CLI::App& app, CliContext& context) {
   command->add_option("--recipe", options->recipe, "Recipe file")->required()->type_name("FILE");
   command->add_option("--stage", options->stage, "Stage of a pipeline (default: the last)")
       ->type_name("NAME");
+  command->add_option("--weights", options->weights,
+                      "Also load these weights (.safetensors, e.g. from tools/convert_rfdetr.py) "
+                      "strictly: any missing, unexpected or mis-shaped tensor is an error")
+      ->type_name("FILE");
   command->add_flag("--json", options->json, "Print JSON (params_total, ...)");
   options->recipe_options.add_to(*command);
   command->callback([&context, options] {
@@ -100,6 +107,12 @@ void add_inspect_command(CLI::App& app, CliContext& context) {
     build_context.logger = context.runtime().logger();
     build_context.recipe_dir = std::filesystem::path(options->recipe).parent_path();
     const auto model = framework::build_model(registry, stage->document, checked, build_context);
+    if (!options->weights.empty()) {
+      const framework::LoadReport report =
+          framework::load_state(*model, sdk::SafetensorsFile::open(options->weights));
+      std::cerr << "loaded " << report.loaded.size() << " tensors from " << options->weights
+                << " (no missing, unexpected or mis-shaped names)\n";
+    }
     const framework::ModelSummary summary = framework::summarize_model(*model, checked.model.resolution);
     if (options->json) {
       print_json(summary, stage->name);
