@@ -26,6 +26,7 @@ MaskEmbedding SegHead::predict(const torch::Tensor& images, const std::vector<to
   return forward(images, features, decoded).layers.back();
 }
 Dataset::~Dataset() = default;
+std::vector<DataProblem> Dataset::problems(std::string_view) const { return {}; }
 
 torch::Tensor mask_logits(const MaskEmbedding& embedding) {
   torch::Tensor logits = at::einsum("bdhw,bqd->bqhw", {embedding.pixels, embedding.queries});
