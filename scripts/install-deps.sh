@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package rtseg needs to build, test and run. Idempotent: packages that
-# are already installed are skipped, so a second run costs a few seconds.
+# are already installed are skipped, so a second run costs a few seconds. Extra packages given as
+# arguments are installed too (scripts/fuzz.sh asks for clang).
 set -euo pipefail
 
 packages=(
@@ -13,6 +14,7 @@ packages=(
   libturbojpeg0-dev libspng-dev libgloo-dev
   # reference checks in the tests (SciPy's assignment solver, PyTorch)
   python3 python3-numpy python3-scipy python3-torch
+  "$@"
 )
 
 missing=()

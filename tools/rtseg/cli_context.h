@@ -46,5 +46,6 @@ void add_plugins_command(CLI::App& app, CliContext& context);
 void add_recipe_command(CLI::App& app, CliContext& context);
 void add_version_command(CLI::App& app, CliContext& context);
 void add_inspect_command(CLI::App& app, CliContext& context);
+void add_data_command(CLI::App& app, CliContext& context);
 
 }  // namespace rtseg::cli

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
 
   rtseg::cli::add_plugins_command(app, context);
   rtseg::cli::add_recipe_command(app, context);
+  rtseg::cli::add_data_command(app, context);
   rtseg::cli::add_inspect_command(app, context);
   rtseg::cli::add_version_command(app, context);
 

@@ -1,0 +1,87 @@
+#include "synthetic_dataset.h"
+
+#include "rtseg/sdk/errors.h"
+#include "rtseg/sdk/suggest.h"
+
+namespace rtseg::plugins::synthetic_shapes {
+namespace {
+
+// Annotation ids are image id x this + object index: unique while images hold fewer objects.
+constexpr std::int64_t kIdsPerImage = 1000;
+
+// SplitMix64: decorrelates the per-image seeds of neighbouring indices and splits.
+std::uint64_t mix(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+SyntheticDataset::SyntheticDataset(SyntheticOptions options) : options_(options) {
+  const std::array<std::pair<const char*, std::int64_t>, 3> counts = {
+      {{"train", options.train_images}, {"valid", options.valid_images}, {"test", options.test_images}}};
+  std::int64_t next_image_id = 1;
+  for (std::size_t s = 0; s < counts.size(); ++s) {
+    Split& split = splits_[s];
+    split.name = counts[s].first;
+    split.first_image_id = next_image_id;
+    for (std::int64_t i = 0; i < counts[s].second; ++i) {
+      const std::uint64_t seed = mix(mix(static_cast<std::uint64_t>(options.seed)) ^ mix(s * 0x1000000ULL + i));
+      split.scenes.push_back(make_scene(seed, options));
+    }
+    next_image_id += counts[s].second;
+  }
+}
+
+std::vector<sdk::Category> SyntheticDataset::categories() const {
+  std::vector<sdk::Category> categories;
+  for (std::size_t i = 0; i < kShapeNames.size(); ++i) {
+    categories.push_back(sdk::Category{static_cast<std::int64_t>(i + 1), kShapeNames[i]});
+  }
+  return categories;
+}
+
+std::vector<std::string> SyntheticDataset::splits() const { return {"train", "valid", "test"}; }
+
+const SyntheticDataset::Split& SyntheticDataset::split(std::string_view name) const {
+  for (const Split& split : splits_) {
+    if (split.name == name) return split;
+  }
+  throw sdk::ConfigError("synthetic_shapes has no split '" + std::string(name) +
+                         "'; splits: train, valid, test." +
+                         sdk::did_you_mean(name, {"train", "valid", "test"}));
+}
+
+const Scene& SyntheticDataset::scene(std::string_view name, std::int64_t index) const {
+  const Split& s = split(name);
+  if (index < 0 || index >= static_cast<std::int64_t>(s.scenes.size())) {
+    throw sdk::DataError("synthetic_shapes: image " + std::to_string(index) + " is outside split '" +
+                         s.name + "' of " + std::to_string(s.scenes.size()) + " images");
+  }
+  return s.scenes[static_cast<std::size_t>(index)];
+}
+
+std::int64_t SyntheticDataset::size(std::string_view name) const {
+  return static_cast<std::int64_t>(split(name).scenes.size());
+}
+
+sdk::ImageRecord SyntheticDataset::record(std::string_view name, std::int64_t index) const {
+  const Scene& s = scene(name, index);
+  return sdk::ImageRecord{split(name).first_image_id + index, "", s.width, s.height};
+}
+
+std::vector<sdk::Annotation> SyntheticDataset::annotations(std::string_view name, std::int64_t index) const {
+  return annotations_of(scene(name, index), record(name, index).id * kIdsPerImage + 1);
+}
+
+sdk::Sample SyntheticDataset::load(std::string_view name, std::int64_t index) const {
+  return sdk::Sample{record(name, index), render(scene(name, index)), annotations(name, index)};
+}
+
+std::unique_ptr<SyntheticDataset> make_synthetic(SyntheticOptions options, const sdk::BuildContext&) {
+  return std::make_unique<SyntheticDataset>(options);
+}
+
+}  // namespace rtseg::plugins::synthetic_shapes
