@@ -1,5 +1,6 @@
 #include "rtseg/framework/model.h"
 
+#include <optional>
 #include <sstream>
 
 #include <torch/torch.h>
@@ -84,8 +85,14 @@ std::vector<torch::Tensor> Model::masks_for(const torch::Tensor& padding_mask,
 
 ModelOutputs Model::forward(const torch::Tensor& images, const torch::Tensor& padding_mask) {
   ModelOutputs out;
-  out.features = backbone_->forward(images);
-  out.detections = decoder_->forward(out.features, masks_for(padding_mask, out.features));
+  {
+    // A frozen detector runs without recording its autograd graph: only the head trains, and
+    // the detector's activations are freed as soon as the head has read them.
+    std::optional<torch::NoGradGuard> no_grad;
+    if (detector_frozen_) no_grad.emplace();
+    out.features = backbone_->forward(images);
+    out.detections = decoder_->forward(out.features, masks_for(padding_mask, out.features));
+  }
   if (seg_head_) out.masks = seg_head_->forward(images, out.features, out.detections);
   return out;
 }

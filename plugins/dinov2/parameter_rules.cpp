@@ -26,6 +26,7 @@ sdk::ParameterHint dinov2_parameter_hint(const std::string& name, int num_layers
   hint.num_layers = num_layers;
   if (name.rfind("encoder.", 0) != 0) return hint;  // projector: layer_id -1, weight decay on
   hint.layer_id = vit_layer_id(name, num_layers);
+  hint.component_depth = 2;  // RF-DETR scales the encoder's rate by lr_component_decay squared
   hint.no_weight_decay = contains(name, "gamma") || contains(name, "pos_embed") ||
                          contains(name, "rel_pos") || contains(name, "bias") ||
                          contains(name, "norm") || contains(name, "embeddings");

@@ -160,6 +160,17 @@ std::unique_ptr<LwDetrDecoder> make_lwdetr(LwDetrOptions options,
   return std::make_unique<LwDetrDecoder>(options, shape);
 }
 
+std::map<std::string, sdk::ParameterHint> LwDetrDecoder::parameter_hints() const {
+  std::map<std::string, sdk::ParameterHint> hints;
+  for (const auto& item : named_parameters()) {
+    if (item.key().rfind("transformer.decoder.", 0) != 0) continue;
+    sdk::ParameterHint hint;
+    hint.component_depth = 1;  // RF-DETR: lr x lr_component_decay for the decoder layers
+    hints[item.key()] = hint;
+  }
+  return hints;
+}
+
 std::int64_t LwDetrDecoder::training_only_parameter_count() const {
   std::int64_t count = 0;
   for (const auto& item : named_parameters()) {

@@ -39,6 +39,8 @@ class LwDetrDecoder final : public sdk::Decoder {
   std::string state_prefix() const override { return ""; }
   /// The proposal heads of groups 1.. and the query rows past the first group.
   std::int64_t training_only_parameter_count() const override;
+  /// transformer.decoder.* (layers, norm, reference-point head) at component depth 1.
+  std::map<std::string, sdk::ParameterHint> parameter_hints() const override;
 
   const LwDetrOptions& options() const { return options_; }
   const LwDetrShape& shape() const { return shape_; }

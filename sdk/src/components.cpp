@@ -18,6 +18,7 @@ std::string Backbone::state_prefix() const { return "backbone"; }
 Decoder::~Decoder() = default;
 std::string Decoder::state_prefix() const { return "decoder"; }
 std::int64_t Decoder::training_only_parameter_count() const { return 0; }
+std::map<std::string, ParameterHint> Decoder::parameter_hints() const { return {}; }
 
 SegHead::~SegHead() = default;
 std::string SegHead::state_prefix() const { return "seg_head"; }

@@ -47,5 +47,8 @@ void add_recipe_command(CLI::App& app, CliContext& context);
 void add_version_command(CLI::App& app, CliContext& context);
 void add_inspect_command(CLI::App& app, CliContext& context);
 void add_data_command(CLI::App& app, CliContext& context);
+void add_cocoeval_command(CLI::App& app, CliContext& context);
+void add_train_command(CLI::App& app, CliContext& context);
+void add_evaluate_commands(CLI::App& app, CliContext& context);
 
 }  // namespace rtseg::cli

@@ -32,7 +32,10 @@ int main(int argc, char** argv) {
 
   rtseg::cli::add_plugins_command(app, context);
   rtseg::cli::add_recipe_command(app, context);
+  rtseg::cli::add_train_command(app, context);
+  rtseg::cli::add_evaluate_commands(app, context);
   rtseg::cli::add_data_command(app, context);
+  rtseg::cli::add_cocoeval_command(app, context);
   rtseg::cli::add_inspect_command(app, context);
   rtseg::cli::add_version_command(app, context);
 

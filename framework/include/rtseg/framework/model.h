@@ -51,6 +51,11 @@ class Model final : public torch::nn::Module {
   /// Also switches the components, some of which are not themselves in the module tree.
   void train(bool on = true) override;
 
+  /// Stage 2 of the two-stage flow: forward() runs the backbone and decoder without autograd
+  /// (their parameters must not be trained), so that only the segmentation head builds a graph.
+  void set_detector_frozen(bool frozen) { detector_frozen_ = frozen; }
+  bool detector_frozen() const { return detector_frozen_; }
+
   sdk::Backbone& backbone() { return *backbone_; }
   sdk::Decoder& decoder() { return *decoder_; }
   sdk::SegHead* seg_head() { return seg_head_.get(); }
@@ -63,6 +68,7 @@ class Model final : public torch::nn::Module {
   std::shared_ptr<sdk::Backbone> backbone_;
   std::shared_ptr<sdk::Decoder> decoder_;
   std::shared_ptr<sdk::SegHead> seg_head_;
+  bool detector_frozen_ = false;
 };
 
 /// Builds one component from its recipe section (the section's unread keys are errors).

@@ -10,7 +10,7 @@ namespace rtseg::sdk {
 
 /// Bumped when an SDK type changes layout or a virtual function is changed, removed or moved.
 /// A plugin built against another major version is refused.
-inline constexpr std::uint32_t kAbiMajor = 1;
+inline constexpr std::uint32_t kAbiMajor = 2;
 
 /// Bumped when something is only appended (a new component kind at the end of Registrar, a new
 /// field at the end of a host-allocated struct). A host accepts plugins whose minor is <= its own.

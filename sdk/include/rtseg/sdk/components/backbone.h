@@ -12,13 +12,16 @@
 
 namespace rtseg::sdk {
 
-/// What the optimizer needs to know about a backbone parameter without knowing the backbone.
+/// What the optimizer needs to know about a parameter without knowing the component.
 struct ParameterHint {
   /// Depth for layer-wise learning-rate decay: 0 = embeddings, 1..num_layers = transformer layers,
   /// num_layers + 1 = after the last layer. -1 = no layer decay (e.g. a projector).
   int layer_id = -1;
   int num_layers = 0;
   bool no_weight_decay = false;  ///< norms, biases, position embeddings
+  /// Component depth: the learning rate is multiplied by train.lr_component_decay^depth
+  /// (RF-DETR: 2 for the ViT encoder, 1 for the transformer decoder layers, 0 for heads).
+  int component_depth = 0;
 };
 
 /// Turns images into feature maps. Registered as a torch module so that the host can put it in

@@ -1,12 +1,14 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 #include <torch/nn/module.h>
 
 #include "rtseg/sdk/build_context.h"
+#include "rtseg/sdk/components/backbone.h"  // ParameterHint
 #include "rtseg/sdk/export.h"
 
 namespace rtseg::sdk {
@@ -47,6 +49,10 @@ class RTSEG_SDK_API Decoder : public torch::nn::Module {
   /// (optional) How many of its parameter elements only training uses (extra query groups and
   /// their heads); `rtseg inspect` reports the rest as the inference model. Default: 0.
   virtual std::int64_t training_only_parameter_count() const;
+
+  /// (optional) Optimizer hints by parameter name (relative to this module); parameters not
+  /// listed get the defaults (full learning rate, weight decay). Default: none.
+  virtual std::map<std::string, ParameterHint> parameter_hints() const;
 
   /// (optional) Where this module's parameters live in the model's weights; "" puts its
   /// sub-modules at the root (RF-DETR's `transformer.*`, `class_embed.*`). Default: "decoder".

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "rtseg/framework/recipe.h"
+#include "rtseg/framework/recipe_loader.h"
+#include "rtseg/framework/runtime.h"
+#include "rtseg/framework/train/trainer.h"
+
+namespace rtseg::framework::train {
+
+struct PipelineOptions {
+  /// Replaces the first stage's init_from (the seed's --stage1_run RUN).
+  std::string first_stage_init;
+  /// Continue this run folder (its recipe.toml and state); the recipe argument is ignored.
+  std::optional<std::filesystem::path> resume;
+  bool progress_tty = false;
+};
+
+/// One finished stage.
+struct StageOutcome {
+  std::string name;
+  std::filesystem::path run;
+  TrainOutcome outcome;
+};
+
+/// Runs every stage of a recipe in order (a recipe without [[stage]] is one stage named
+/// "train"): builds the dataset, the model (classes from the dataset), loads init_from (an
+/// earlier stage's best weights or a run folder's), freezes what the stage lists, and trains in
+/// a new run folder <train.output_dir>/<stage>_<size>_<resolution>_<n>. Stops after a stage
+/// interrupted by a signal.
+std::vector<StageOutcome> run_pipeline(Runtime& runtime, const LoadedRecipe& recipe, const PipelineOptions& options);
+
+/// Builds a stage's model from a run folder (its recipe.toml) and loads its weights ("best",
+/// "last" or a file): what `rtseg eval` and `rtseg predict` use. Returns the checked recipe too.
+struct LoadedRun {
+  CheckedRecipe recipe;
+  RecipeDocument document;
+  std::shared_ptr<Model> model;
+  std::filesystem::path weights;
+};
+LoadedRun load_run(Runtime& runtime, const std::filesystem::path& run, const std::string& weights,
+                   const std::string& device, const std::vector<Override>& overrides = {});
+
+/// "auto" -> CUDA when available, else CPU; otherwise parsed ("cpu", "cuda", "cuda:1").
+torch::Device resolve_device(const std::string& setting);
+
+}  // namespace rtseg::framework::train

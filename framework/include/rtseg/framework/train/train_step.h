@@ -1,0 +1,64 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <ATen/core/Generator.h>
+#include <torch/optim/optimizer.h>
+
+#include "rtseg/framework/criterion/set_criterion.h"
+#include "rtseg/framework/data_loader.h"
+#include "rtseg/framework/model.h"
+#include "rtseg/framework/train/amp.h"
+#include "rtseg/framework/train/ema.h"
+#include "rtseg/framework/train/optimizer.h"
+
+namespace rtseg::framework::train {
+
+/// What one optimizer step reports (read from the device once, at the end of the step).
+struct StepResult {
+  bool applied = false;      ///< false: skipped (non-finite loss or gradients)
+  double total_loss = 0;     ///< the weighted total, averaged over the micro-batches
+  double grad_norm = 0;      ///< before clipping (0 when skipped)
+  std::int64_t images = 0;
+  /// Unweighted losses of the last decoder layer (loss_ce, loss_bbox, ...), averaged over the
+  /// micro-batches.
+  std::vector<std::pair<std::string, double>> losses;
+};
+
+/// Resizes a batch to size x size for multi-scale training: images bilinearly, the padding mask
+/// and the target masks by nearest neighbour; normalised boxes are unchanged. A batch already at
+/// that size is returned as is.
+void resize_batch(Batch& batch, std::int64_t size);
+
+/// One optimizer step: forward + criterion under autocast for each micro-batch (the loss scaled
+/// by 1 / micro-batches), backward, unscale (fp16), gradient clipping, the optimizer at the
+/// scheduled learning rate, loss-scale update and EMA. Gradient accumulation is the number of
+/// micro-batches passed in.
+class TrainStep {
+ public:
+  struct Parts {
+    Model* model = nullptr;
+    const criterion::SetCriterion* criterion = nullptr;
+    torch::optim::Optimizer* optimizer = nullptr;
+    const std::vector<ParameterGroup>* groups = nullptr;
+    LossScaler* scaler = nullptr;
+    ModelEma* ema = nullptr;  ///< may be null
+  };
+  TrainStep(Parts parts, AmpMode amp, double clip_max_norm, torch::Device device);
+
+  /// `size` > 0: resize every micro-batch to size x size first (multi-scale).
+  StepResult run(std::vector<Batch>& micro_batches, std::int64_t size, double lr_factor,
+                 at::Generator& generator);
+
+ private:
+  Parts parts_;
+  AmpMode amp_;
+  double clip_max_norm_;
+  torch::Device device_;
+  std::vector<torch::Tensor> parameters_;
+};
+
+}  // namespace rtseg::framework::train

@@ -1,0 +1,237 @@
+#include "rtseg/framework/train/pipeline.h"
+
+#include <sstream>
+#include <thread>
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include "rtseg/framework/atomic_file.h"
+#include "rtseg/framework/model.h"
+#include "rtseg/framework/recipe_printer.h"
+#include "rtseg/framework/weights.h"
+#include "rtseg/sdk/errors.h"
+#include "rtseg/sdk/safetensors.h"
+
+namespace rtseg::framework::train {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The run log gets everything the console gets while the stage runs.
+class LogFileScope {
+ public:
+  LogFileScope(const std::shared_ptr<spdlog::logger>& logger, const fs::path& file) : logger_(logger) {
+    sink_ = std::make_shared<spdlog::sinks::basic_file_sink_mt>(file.string(), /*truncate=*/false);
+    sink_->set_pattern("[%Y-%m-%d %H:%M:%S] [%l] %v");
+    logger_->sinks().push_back(sink_);
+  }
+  ~LogFileScope() {
+    auto& sinks = logger_->sinks();
+    sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
+  }
+
+ private:
+  std::shared_ptr<spdlog::logger> logger_;
+  std::shared_ptr<spdlog::sinks::sink> sink_;
+};
+
+void set_threads(std::int64_t threads) {
+  const auto cores = static_cast<std::int64_t>(std::thread::hardware_concurrency());
+  at::set_num_threads(static_cast<int>(threads > 0 ? threads : std::max<std::int64_t>(1, cores)));
+}
+
+// Classes come from the dataset (as Ultralytics and RF-DETR do); the recipe's value is a default.
+void take_classes_from(const sdk::Dataset& dataset, CheckedRecipe& recipe, RecipeDocument& document,
+                       spdlog::logger& log) {
+  const auto classes = static_cast<std::int64_t>(dataset.categories().size());
+  if (classes == recipe.model.num_classes) return;
+  log.info("model.num_classes = {} from the dataset (the recipe says {})", classes, recipe.model.num_classes);
+  recipe.model.num_classes = classes;
+  apply_overrides(document, {Override{"model.num_classes", std::to_string(classes), ""}});
+}
+
+void load_initial_weights(Model& model, const fs::path& file, spdlog::logger& log) {
+  const sdk::SafetensorsFile weights = sdk::SafetensorsFile::open(file);
+  LoadOptions options;
+  options.strict = false;
+  const LoadReport report = load_state(model, weights, options);
+  if (!report.shape_mismatches.empty()) {
+    std::string list;
+    for (std::size_t i = 0; i < report.shape_mismatches.size() && i < 5; ++i) list += "\n  " + report.shape_mismatches[i];
+    throw sdk::ConfigError(file.string() + " does not fit this stage's model (" +
+                           std::to_string(report.shape_mismatches.size()) +
+                           " tensors differ; a different class count or size between the stages?):" + list);
+  }
+  log.info("initialised {} tensors from {}{}", report.loaded.size(), file.string(),
+           report.missing.empty() ? std::string()
+                                  : " (" + std::to_string(report.missing.size()) + " new tensors start fresh)");
+}
+
+void apply_freeze(Model& model, const std::vector<std::string>& freeze, spdlog::logger& log) {
+  if (freeze.empty()) return;
+  bool backbone = false, decoder = false;
+  std::int64_t frozen = 0;
+  for (const std::string& entry : freeze) {
+    torch::nn::Module* component = nullptr;
+    if (entry == "backbone") component = &model.backbone(), backbone = true;
+    if (entry == "decoder") component = &model.decoder(), decoder = true;
+    if (entry == "seg_head") component = model.seg_head();
+    if (component) {
+      for (auto& parameter : component->parameters()) parameter.set_requires_grad(false), ++frozen;
+      continue;
+    }
+    std::int64_t matched = 0;
+    for (auto& item : model.named_parameters()) {
+      if (item.key().rfind(entry, 0) == 0) item.value().set_requires_grad(false), ++matched;
+    }
+    if (matched == 0) {
+      throw sdk::ConfigError("stage freeze entry '" + entry +
+                             "' names no component (backbone, decoder, seg_head) and no parameter prefix.");
+    }
+    frozen += matched;
+  }
+  if (backbone && decoder && model.seg_head()) model.set_detector_frozen(true);
+  log.info("frozen: {} ({} tensors){}", [&] {
+    std::string text;
+    for (const auto& entry : freeze) text += (text.empty() ? "" : ", ") + entry;
+    return text;
+  }(), frozen, model.detector_frozen() ? "; the detector runs without autograd" : "");
+}
+
+fs::path recipe_dir(const RecipeDocument& document) {
+  return document.files.empty() ? fs::path(".") : fs::path(document.files.back()).parent_path();
+}
+
+// The run folder keeps a copy of the recipe; paths in it that were relative to the recipe file
+// are made absolute so that the copy still finds the data (eval, predict, --resume).
+void absolutize_paths(RecipeDocument& document, const fs::path& base) {
+  for (const char* key : {"data.path", "model.backbone.pretrained"}) {
+    const toml::node* node = document.root().at_path(key).node();
+    if (!node || !node->is_string()) continue;
+    const fs::path value = node->as_string()->get();
+    if (value.empty() || value.is_absolute()) continue;
+    document.set(key, toml::value<std::string>(fs::absolute(base / value).lexically_normal().string()),
+                 document.origin(key));
+  }
+}
+
+std::string recipe_text(const RecipeDocument& document) {
+  std::ostringstream out;
+  print_recipe(out, document);
+  return out.str();
+}
+
+StageOutcome run_stage(Runtime& runtime, const Stage& stage, const fs::path& init_weights,
+                       const std::optional<fs::path>& resume, const PipelineOptions& options) {
+  auto logger = runtime.logger();
+  RecipeDocument document = stage.document;
+  absolutize_paths(document, recipe_dir(document));
+  CheckedRecipe recipe = check_recipe(document, runtime.registry());
+  if (!recipe.dataset) throw sdk::ConfigError("the recipe has no [data] section: training needs a dataset.");
+  const torch::Device device = resolve_device(recipe.train.device);
+  set_threads(recipe.train.threads);
+  torch::manual_seed(static_cast<std::uint64_t>(recipe.train.seed));
+
+  sdk::BuildContext context;
+  context.device = device;
+  context.logger = logger;
+  context.recipe_dir = recipe_dir(document);
+  auto dataset = build_component<sdk::Dataset>(runtime.registry(), document, *recipe.dataset, context);
+  take_classes_from(*dataset, recipe, document, *logger);
+  std::shared_ptr<const sdk::Scheduler> scheduler;
+  if (recipe.scheduler) scheduler = build_component<sdk::Scheduler>(runtime.registry(), document, *recipe.scheduler, context);
+  auto model = build_model(runtime.registry(), document, recipe, context);
+  if (!init_weights.empty() && !resume) load_initial_weights(*model, init_weights, *logger);
+  apply_freeze(*model, stage.freeze, *logger);
+  model->train();
+
+  RunFolder run = resume ? RunFolder::open(*resume)
+                         : RunFolder::create(recipe.train.output_dir, stage.name, recipe.model.size,
+                                             recipe.model.resolution);
+  if (!resume) write_file_atomically(run.recipe(), recipe_text(document));
+  LogFileScope log_file(logger, run.log());
+  logger->info("stage '{}': {}", stage.name, run.root().string());
+
+  TrainerSetup setup{recipe, model, dataset, scheduler, run, device, logger, resume.has_value(),
+                     recipe.train.threads > 0 ? recipe.train.threads : 2, options.progress_tty};
+  StageOutcome outcome{stage.name, run.root(), train(setup)};
+  return outcome;
+}
+
+}  // namespace
+
+torch::Device resolve_device(const std::string& setting) {
+  if (setting == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  try {
+    torch::Device device(setting);
+    if (device.is_cuda() && !torch::cuda::is_available()) {
+      throw sdk::ConfigError("train.device = \"" + setting + "\" but this build or machine has no CUDA device; use \"cpu\".");
+    }
+    return device;
+  } catch (const c10::Error&) {
+    throw sdk::ConfigError("train.device = \"" + setting + "\": expected auto, cpu, cuda or cuda:N.");
+  }
+}
+
+std::vector<StageOutcome> run_pipeline(Runtime& runtime, const LoadedRecipe& recipe, const PipelineOptions& options) {
+  if (options.resume) {
+    // The run's own resolved recipe, one stage, continued from its state.
+    RunFolder run = RunFolder::open(*options.resume);
+    if (!fs::is_regular_file(run.state())) {
+      throw sdk::ConfigError(run.state().string() + " does not exist: the run never finished a step, nothing to resume.");
+    }
+    LoadedRecipe loaded = load_recipe(RecipeRequest{run.recipe(), "", std::nullopt, recipe.overrides});
+    Stage stage;
+    stage.name = run.root().filename().string();
+    stage.document = loaded.document;
+    return {run_stage(runtime, stage, {}, options.resume, options)};
+  }
+  std::vector<Stage> stages = expand_stages(recipe);
+  if (!options.first_stage_init.empty()) {
+    stages.front().init_from = options.first_stage_init;
+    stages.front().init_from_stage = false;
+  }
+  std::vector<StageOutcome> done;
+  for (const Stage& stage : stages) {
+    fs::path init;
+    if (stage.init_from_stage) {
+      for (const auto& previous : done) {
+        if (previous.name == stage.init_from) init = previous.outcome.best_weights;
+      }
+    } else if (!stage.init_from.empty()) {
+      fs::path from = stage.init_from;
+      if (from.is_relative() && !fs::exists(from)) from = recipe_dir(stage.document) / from;
+      init = fs::is_directory(from) ? RunFolder::open(from).weights_for("best") : from;
+      if (!fs::is_regular_file(init)) {
+        throw sdk::ConfigError("stage '" + stage.name + "': init_from = \"" + stage.init_from +
+                               "\" is neither a run folder nor a weights file.");
+      }
+    }
+    done.push_back(run_stage(runtime, stage, init, std::nullopt, options));
+    if (done.back().outcome.interrupted) break;
+  }
+  return done;
+}
+
+LoadedRun load_run(Runtime& runtime, const fs::path& run_path, const std::string& weights,
+                   const std::string& device, const std::vector<Override>& overrides) {
+  RunFolder run = RunFolder::open(run_path);
+  LoadedRecipe loaded = load_recipe(RecipeRequest{run.recipe(), "", std::nullopt, overrides});
+  for (const auto& path : recipe_plugin_paths(loaded.document)) runtime.plugins().load_path(path);
+  LoadedRun out;
+  out.document = loaded.document;
+  out.recipe = check_recipe(out.document, runtime.registry());
+  sdk::BuildContext context;
+  context.device = resolve_device(device.empty() ? out.recipe.train.device : device);
+  context.logger = runtime.logger();
+  context.recipe_dir = run.root();
+  out.model = build_model(runtime.registry(), out.document, out.recipe, context);
+  out.weights = run.weights_for(weights);
+  load_state(*out.model, sdk::SafetensorsFile::open(out.weights));  // strict: the run made these
+  out.model->eval();
+  return out;
+}
+
+}  // namespace rtseg::framework::train

@@ -1,0 +1,109 @@
+#include "rtseg/framework/train/train_step.h"
+
+#include <cmath>
+
+#include <torch/nn/functional/upsampling.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/torch.h>
+
+namespace rtseg::framework::train {
+namespace {
+
+namespace F = torch::nn::functional;
+
+torch::Tensor nearest(const torch::Tensor& masks, std::int64_t size) {
+  // [N, H, W] bool -> [N, size, size] bool
+  if (masks.size(0) == 0) return torch::zeros({0, size, size}, masks.options());
+  return F::interpolate(masks.unsqueeze(1).to(torch::kFloat),
+                        F::InterpolateFuncOptions().size(std::vector<std::int64_t>{size, size}).mode(torch::kNearest))
+      .squeeze(1)
+      .to(torch::kBool);
+}
+
+// The criterion names auxiliary-layer losses "<loss>_<layer>" and proposal losses "<loss>_enc".
+bool is_last_layer_loss(const std::string& name) {
+  const std::string tail = name.substr(name.rfind('_') + 1);
+  if (tail == "enc") return false;
+  return tail.find_first_not_of("0123456789") != std::string::npos;
+}
+
+}  // namespace
+
+void resize_batch(Batch& batch, std::int64_t size) {
+  if (!batch.images.defined() || (batch.images.size(2) == size && batch.images.size(3) == size)) return;
+  batch.images = F::interpolate(batch.images, F::InterpolateFuncOptions()
+                                                  .size(std::vector<std::int64_t>{size, size})
+                                                  .mode(torch::kBilinear)
+                                                  .align_corners(false));
+  batch.padding_mask = nearest(batch.padding_mask, size);
+  for (Targets& targets : batch.targets) {
+    if (targets.masks.defined()) targets.masks = nearest(targets.masks, size);
+  }
+}
+
+TrainStep::TrainStep(Parts parts, AmpMode amp, double clip_max_norm, torch::Device device)
+    : parts_(parts), amp_(amp), clip_max_norm_(clip_max_norm), device_(device) {
+  for (const ParameterGroup& group : *parts_.groups) {
+    parameters_.insert(parameters_.end(), group.parameters.begin(), group.parameters.end());
+  }
+}
+
+StepResult TrainStep::run(std::vector<Batch>& micro_batches, std::int64_t size, double lr_factor,
+                          at::Generator& generator) {
+  StepResult result;
+  Model& model = *parts_.model;
+  model.train();
+  parts_.optimizer->zero_grad();
+  const double share = 1.0 / static_cast<double>(micro_batches.size());
+
+  // Detached per-step sums, read once at the end: [total, loss_1, ..., loss_k].
+  torch::Tensor sums;
+  std::vector<std::string> names;
+  for (Batch& batch : micro_batches) {
+    if (!batch.images.defined()) continue;  // every image of it failed to load
+    if (size > 0) resize_batch(batch, size);
+    const torch::Tensor images = batch.images.to(device_, /*non_blocking=*/true);
+    const torch::Tensor padding = batch.padding_mask.to(device_, /*non_blocking=*/true);
+    torch::Tensor weighted;
+    std::vector<torch::Tensor> parts;
+    {
+      AutocastScope autocast(amp_);
+      const ModelOutputs outputs = model.forward(images, padding);
+      const criterion::CriterionResult losses = (*parts_.criterion)(
+          outputs.detections, outputs.masks ? &*outputs.masks : nullptr, batch.targets, generator);
+      weighted = losses.total;
+      if (names.empty()) {
+        for (const auto& entry : losses.losses) {
+          if (is_last_layer_loss(entry.first)) names.push_back(entry.first);
+        }
+      }
+      parts.push_back(weighted.detach().to(torch::kFloat).reshape({1}));
+      for (const std::string& name : names) parts.push_back(losses.loss(name).detach().to(torch::kFloat).reshape({1}));
+    }
+    parts_.scaler->scale(weighted * share).backward();
+    const torch::Tensor step_sums = torch::cat(parts) * share;
+    sums = sums.defined() ? sums + step_sums : step_sums;
+    result.images += batch.images.size(0);
+  }
+  if (!sums.defined()) return result;  // nothing loaded in this step
+
+  const bool finite_grads = parts_.scaler->unscale(parameters_);
+  const torch::Tensor host = sums.cpu();  // the step's one read of losses
+  const float* values = host.data_ptr<float>();
+  result.total_loss = values[0];
+  for (std::size_t i = 0; i < names.size(); ++i) result.losses.emplace_back(names[i], values[i + 1]);
+
+  if (finite_grads && std::isfinite(result.total_loss)) {
+    if (clip_max_norm_ > 0) {
+      result.grad_norm = torch::nn::utils::clip_grad_norm_(parameters_, clip_max_norm_);
+    }
+    set_learning_rates(*parts_.optimizer, *parts_.groups, lr_factor);
+    parts_.optimizer->step();
+    result.applied = true;
+    if (parts_.ema) parts_.ema->update();
+  }
+  parts_.scaler->update();
+  return result;
+}
+
+}  // namespace rtseg::framework::train

@@ -1,0 +1,366 @@
+#include "rtseg/framework/train/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <random>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include "rtseg/framework/criterion/set_criterion.h"
+#include "rtseg/framework/data_loader.h"
+#include "rtseg/framework/eval/coco_report.h"
+#include "rtseg/framework/predict/predictor.h"
+#include "rtseg/framework/reporting/curve_plot.h"
+#include "rtseg/framework/reporting/metrics_log.h"
+#include "rtseg/framework/reporting/progress.h"
+#include "rtseg/framework/reporting/tensorboard_writer.h"
+#include "rtseg/framework/sample_transform.h"
+#include "rtseg/framework/train/amp.h"
+#include "rtseg/framework/train/ema.h"
+#include "rtseg/framework/train/oom_advice.h"
+#include "rtseg/framework/train/optimizer.h"
+#include "rtseg/framework/train/stop_signal.h"
+#include "rtseg/framework/train/train_step.h"
+#include "rtseg/framework/train/training_state.h"
+#include "rtseg/framework/weights.h"
+#include "rtseg/sdk/errors.h"
+#include "rtseg/sdk/image_io.h"
+
+namespace rtseg::framework::train {
+namespace {
+
+// RF-DETR repeats very small datasets (drawn with replacement) to this many batches per epoch.
+constexpr std::int64_t kMinBatchesPerEpoch = 5;
+// Steps in a row with a non-finite loss before the run stops.
+constexpr int kMaxNonFiniteSteps = 5;
+// Validation pictures drawn into predictions/ and TensorBoard each epoch.
+constexpr std::int64_t kPicturesPerEpoch = 4;
+
+at::Generator make_generator(std::uint64_t seed) {
+  // Point sampling in the mask losses draws from this generator; the CPU generator also serves
+  // CUDA runs (the criterion moves its samples to the device).
+  return at::make_generator<at::CPUGeneratorImpl>(seed);
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+class StageTrainer {
+ public:
+  explicit StageTrainer(TrainerSetup& setup)
+      : setup_(setup),
+        options_(setup.recipe.train),
+        model_(*setup.model),
+        generator_(make_generator(static_cast<std::uint64_t>(options_.seed))) {}
+
+  TrainOutcome run();
+
+ private:
+  LoaderOptions train_loader_options() const;
+  void end_epoch(std::int64_t epoch, TrainOutcome& outcome);
+  void save_state(std::int64_t epoch, std::int64_t batch);
+  void log_pictures(std::int64_t epoch);
+  std::vector<std::string> class_names() const;
+
+  TrainerSetup& setup_;
+  const TrainOptions& options_;
+  Model& model_;
+  at::Generator generator_;
+
+  std::vector<ParameterGroup> groups_;
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::unique_ptr<ModelEma> ema_;
+  std::unique_ptr<LossScaler> scaler_;
+  std::unique_ptr<reporting::MetricsLog> metrics_;
+  std::unique_ptr<reporting::TensorBoardWriter> tensorboard_;
+  std::optional<eval::GroundTruth> ground_truth_;
+  std::string valid_split_;
+  Progress progress_;
+  double epoch_loss_sum_ = 0;
+  std::int64_t epoch_loss_count_ = 0;
+  std::int64_t epoch_problems_ = 0;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+LoaderOptions StageTrainer::train_loader_options() const {
+  LoaderOptions o;
+  o.split = "train";
+  o.batch_size = options_.batch;
+  o.workers = options_.workers;
+  o.seed = static_cast<std::uint64_t>(options_.seed);
+  o.masks = model_.seg_head() != nullptr;
+  o.pin_memory = setup_.device.is_cuda();
+  const std::int64_t images = setup_.dataset->size("train");
+  const std::int64_t per_step = options_.batch * options_.accum;
+  if (images < kMinBatchesPerEpoch * per_step) o.samples_per_epoch = kMinBatchesPerEpoch * per_step;
+  // Multi-scale: images are made at the largest scale; each step resizes its batch (train_step).
+  std::int64_t size = setup_.recipe.model.resolution;
+  if (options_.multi_scale) {
+    const auto sizes = multi_scale_sizes(size, options_.expanded_scales, model_.backbone().size_divisibility(), 1);
+    if (!sizes.empty()) size = sizes.back();
+  }
+  o.image_size = [size](std::int64_t) { return size; };
+  return o;
+}
+
+std::vector<std::string> StageTrainer::class_names() const {
+  std::vector<std::string> names;
+  for (const auto& category : setup_.dataset->categories()) names.push_back(category.name);
+  return names;
+}
+
+void StageTrainer::save_state(std::int64_t epoch, std::int64_t batch) {
+  Progress progress = progress_;
+  progress.epoch = epoch;
+  progress.batch = batch;
+  TrainingState state{&model_, optimizer_.get(), &groups_, ema_.get(), scaler_.get(), &generator_};
+  state.save(setup_.run.state(), progress);
+}
+
+TrainOutcome StageTrainer::run() {
+  auto& log = *setup_.logger;
+  groups_ = parameter_groups(model_, options_);
+  optimizer_ = make_adamw(groups_);
+  const AmpMode amp = resolve_amp(options_.amp, setup_.device);
+  scaler_ = std::make_unique<LossScaler>(amp == AmpMode::kFp16, setup_.device);
+  if (options_.ema) ema_ = std::make_unique<ModelEma>(model_, options_.ema_decay, options_.ema_tau);
+  if (options_.gradient_checkpointing && !model_.backbone().set_gradient_checkpointing(true)) {
+    log.warn("the backbone does not support gradient checkpointing; training without it");
+  }
+  criterion::SetCriterion criterion(options_.loss, options_.matcher);
+
+  if (setup_.resume) {
+    TrainingState state{&model_, optimizer_.get(), &groups_, ema_.get(), scaler_.get(), &generator_};
+    progress_ = state.load(setup_.run.state());
+    log.info("resuming {} at epoch {}, batch {} (step {})", setup_.run.root().string(), progress_.epoch + 1,
+             progress_.batch, progress_.step);
+  }
+  metrics_ = std::make_unique<reporting::MetricsLog>(
+      setup_.run.root(), setup_.resume ? std::optional<std::int64_t>(progress_.epoch) : std::nullopt);
+  if (options_.tensorboard) tensorboard_ = std::make_unique<reporting::TensorBoardWriter>(setup_.run.root());
+  valid_split_ = validation_split(*setup_.dataset);
+  if (valid_split_.empty()) log.warn("the dataset has no valid/val/test split: epochs end without validation");
+
+  DataLoader loader(setup_.dataset, train_loader_options());
+  const std::int64_t steps_per_epoch = loader.batches_per_epoch() / options_.accum;
+  if (steps_per_epoch < 1) {
+    throw sdk::ConfigError("the train split is smaller than one step (batch " + std::to_string(options_.batch) +
+                           " x accum " + std::to_string(options_.accum) + ").");
+  }
+  sdk::ScheduleLength length{options_.epochs * steps_per_epoch, steps_per_epoch};
+  if (options_.max_steps > 0) length.total_steps = std::min(length.total_steps, options_.max_steps);
+  const auto scales = multi_scale_sizes(setup_.recipe.model.resolution, options_.expanded_scales,
+                                        model_.backbone().size_divisibility(), 1);
+  TrainStep step({&model_, &criterion, optimizer_.get(), &groups_, scaler_.get(), ema_.get()}, amp,
+                 options_.clip_max_norm, setup_.device);
+
+  log.info("training {} epochs x {} steps (batch {} x accum {}), {} parameter groups, amp {}, on {} -> {}",
+           options_.epochs, steps_per_epoch, options_.batch, options_.accum, groups_.size(), to_string(amp),
+           setup_.device.str(), setup_.run.root().string());
+  reporting::ProgressOptions progress_options;
+  progress_options.tty = setup_.progress_tty;
+  reporting::ProgressBar bar(std::cerr, progress_options);
+  StopSignal stop_signal;
+  TrainOutcome outcome;
+  int non_finite_in_a_row = 0;
+
+  for (std::int64_t epoch = progress_.epoch; epoch < options_.epochs; ++epoch) {
+    const std::int64_t first_step = epoch == progress_.epoch ? progress_.batch / options_.accum : 0;
+    loader.start_epoch(epoch, first_step * options_.accum);
+    bar.start_epoch(epoch + 1, options_.epochs, steps_per_epoch);
+    epoch_loss_sum_ = 0;
+    epoch_loss_count_ = 0;
+    epoch_problems_ = 0;
+    std::int64_t images_done = 0;
+    for (std::int64_t s = first_step; s < steps_per_epoch; ++s) {
+      std::vector<Batch> micro_batches;
+      for (std::int64_t m = 0; m < options_.accum; ++m) {
+        auto batch = loader.next();
+        if (!batch) break;
+        for (const sdk::DataProblem& problem : batch->problems) {
+          if (epoch_problems_++ < 3) log.warn("skipped {}: {}", problem.file, problem.reason);
+        }
+        micro_batches.push_back(std::move(*batch));
+      }
+      if (static_cast<std::int64_t>(micro_batches.size()) < options_.accum) break;
+
+      std::int64_t size = 0;
+      if (options_.multi_scale && !scales.empty()) {
+        // A function of (seed, step), so a resumed run draws the same sizes.
+        std::mt19937_64 draw(static_cast<std::uint64_t>(options_.seed) * 1000003ULL + progress_.step);
+        size = scales[draw() % scales.size()];
+      }
+      const double factor = setup_.scheduler ? setup_.scheduler->factor(progress_.step, length) : 1.0;
+      StepResult result;
+      try {
+        result = step.run(micro_batches, size, factor, generator_);
+      } catch (const std::exception& error) {
+        if (!is_out_of_memory(error.what())) throw;
+        MemorySettings memory{options_.batch, options_.accum, setup_.recipe.model.resolution,
+                              model_.backbone().size_divisibility(), options_.multi_scale, options_.workers,
+                              setup_.recipe.model.num_queries, options_.gradient_checkpointing, options_.amp};
+        throw sdk::Error(out_of_memory_advice(memory));
+      }
+      ++progress_.step;
+      images_done += result.images;
+      if (!result.applied) {
+        if (++non_finite_in_a_row >= kMaxNonFiniteSteps && !scaler_->enabled()) {
+          throw sdk::Error("the loss was NaN or Inf for " + std::to_string(kMaxNonFiniteSteps) +
+                           " steps in a row (step " + std::to_string(progress_.step) +
+                           "): lower train.lr, check the data with `rtseg data check`, or turn AMP off.");
+        }
+        log.warn("step {}: non-finite loss or gradients, update skipped", progress_.step);
+      } else {
+        non_finite_in_a_row = 0;
+        epoch_loss_sum_ += result.total_loss;
+        ++epoch_loss_count_;
+      }
+      const double lr = groups_.front().lr * factor;
+      bar.update({s + 1, images_done, epoch_loss_count_ ? epoch_loss_sum_ / epoch_loss_count_ : 0.0, lr, -1.0});
+      if (progress_.step % 10 == 0 || s + 1 == steps_per_epoch) {
+        reporting::MetricsRow row{epoch + 1, progress_.step, seconds_since(start_), {}};
+        row.values.emplace_back("train/loss", result.total_loss);
+        for (const auto& [name, value] : result.losses) row.values.emplace_back("train/" + name, value);
+        row.values.emplace_back("lr/pg0", lr);
+        metrics_->log_step(row);
+        if (tensorboard_) tensorboard_->add_scalars(row.values, progress_.step);
+      }
+      const bool limit = options_.max_steps > 0 && progress_.step >= options_.max_steps;
+      if (StopSignal::requested() || limit) {
+        bar.clear();
+        if (StopSignal::requested()) {
+          save_state(epoch, (s + 1) * options_.accum);
+          log.warn("stopped by signal {}: state saved at epoch {} step {}; continue with --resume {}",
+                   StopSignal::requested(), epoch + 1, progress_.step, setup_.run.root().string());
+          outcome.interrupted = true;
+          outcome.steps = progress_.step;
+          return outcome;
+        }
+        end_epoch(epoch, outcome);  // a smoke run still validates and writes its weights
+        outcome.steps = progress_.step;
+        return outcome;
+      }
+    }
+    bar.end_epoch();
+    end_epoch(epoch, outcome);
+    if (options_.early_stopping && progress_.epochs_without_improvement >= options_.early_stopping_patience) {
+      log.info("early stopping: no improvement above {} for {} epochs", options_.early_stopping_min_delta,
+               options_.early_stopping_patience);
+      break;
+    }
+  }
+  outcome.steps = progress_.step;
+  return outcome;
+}
+
+void StageTrainer::end_epoch(std::int64_t epoch, TrainOutcome& outcome) {
+  auto& log = *setup_.logger;
+  if (epoch_problems_ > 0) log.warn("epoch {}: {} image(s) could not be loaded and were skipped", epoch + 1, epoch_problems_);
+  reporting::MetricsRow row{epoch + 1, progress_.step, 0.0, {}};
+  row.values.emplace_back("train/loss", epoch_loss_count_ ? epoch_loss_sum_ / epoch_loss_count_ : 0.0);
+
+  // Validate the raw model and its EMA; the better one is "best" material (RF-DETR's rule).
+  std::optional<ValidationResult> result;
+  bool ema_won = false;
+  if (!valid_split_.empty()) {
+    ValidationOptions v;
+    v.split = valid_split_;
+    v.resolution = setup_.recipe.model.resolution;
+    v.batch_size = std::max<std::int64_t>(1, options_.batch);
+    v.num_select = setup_.recipe.model.num_select;
+    v.device = setup_.device;
+    v.threads = setup_.threads;
+    result = validate(model_, setup_.dataset, v, ground_truth_);
+    if (ema_) {
+      ema_->swap_into_model();
+      ValidationResult ema_result = validate(model_, setup_.dataset, v, ground_truth_);
+      ema_->swap_into_model();
+      if (ema_result.score() > result->score()) {
+        result = std::move(ema_result);
+        ema_won = true;
+      }
+    }
+    const auto add = [&row](const std::string& suffix, const eval::CocoMetrics& m) {
+      row.values.emplace_back("metrics/mAP50-95(" + suffix + ")", m.stats[eval::kAp]);
+      row.values.emplace_back("metrics/mAP50(" + suffix + ")", m.stats[eval::kAp50]);
+      row.values.emplace_back("metrics/mAP75(" + suffix + ")", m.stats[eval::kAp75]);
+      row.values.emplace_back("metrics/AR100(" + suffix + ")", m.stats[eval::kAr100]);
+    };
+    add("B", result->box);
+    if (result->mask) add("M", *result->mask);
+    log.info("epoch {}: box mAP50-95 {:.3f} mAP50 {:.3f}{}{}", epoch + 1, result->box.stats[eval::kAp],
+             result->box.stats[eval::kAp50],
+             result->mask ? fmt::format(", mask mAP50-95 {:.3f} mAP50 {:.3f}", result->mask->stats[eval::kAp],
+                                        result->mask->stats[eval::kAp50])
+                          : std::string(),
+             ema_won ? " (EMA)" : "");
+  }
+  row.time = seconds_since(start_);
+
+  // Weights: last = what the run hands on (the EMA when enabled); best = the better of the raw
+  // and EMA models at the best validated epoch (every epoch when there is no validation split).
+  const std::map<std::string, std::string> meta = {{"epoch", std::to_string(epoch + 1)}};
+  if (ema_) ema_->swap_into_model();
+  framework::save_state(model_, setup_.run.weights("last"), meta);
+  if (ema_) ema_->swap_into_model();
+  const double score = result ? result->score() : 0.0;
+  const bool improved = !result || progress_.best_epoch < 0 ||
+                        score > progress_.best_metric + options_.early_stopping_min_delta;
+  if (improved) {
+    if (ema_won) ema_->swap_into_model();
+    framework::save_state(model_, setup_.run.weights("best"), meta);
+    if (ema_won) ema_->swap_into_model();
+    progress_.best_metric = score;
+    progress_.best_epoch = epoch;
+    progress_.epochs_without_improvement = 0;
+    outcome.best = result;
+    if (result) {
+      eval::write_coco_results(setup_.run.root() / "results.json", result->detections, setup_.dataset->categories());
+    }
+  } else {
+    ++progress_.epochs_without_improvement;
+  }
+  outcome.best_weights = setup_.run.weights("best");
+  outcome.last_weights = setup_.run.weights("last");
+
+  metrics_->log_epoch(row);
+  if (tensorboard_) {
+    tensorboard_->add_scalars(row.values, progress_.step);
+    tensorboard_->flush();
+  }
+  reporting::plot_curves(metrics_->epoch_rows(), setup_.run.curves());
+  if (!valid_split_.empty()) log_pictures(epoch);
+  // The state last, so that a run killed before this line repeats the epoch's end.
+  save_state(epoch + 1, 0);
+}
+
+void StageTrainer::log_pictures(std::int64_t epoch) {
+  const std::int64_t count = std::min<std::int64_t>(kPicturesPerEpoch, setup_.dataset->size(valid_split_));
+  const auto names = class_names();
+  std::filesystem::create_directories(setup_.run.predictions());
+  for (std::int64_t i = 0; i < count; ++i) {
+    sdk::Sample sample;
+    try {
+      sample = setup_.dataset->load(valid_split_, i);
+    } catch (const sdk::Error&) {
+      continue;  // counted by validation already
+    }
+    const torch::Tensor picture = predict_overlay(model_, names, sample.image, setup_.recipe.model.resolution, 0.5f);
+    sdk::write_image(setup_.run.predictions() / ("epoch" + std::to_string(epoch + 1) + "_" + std::to_string(i) + ".jpg"),
+                     picture);
+    if (tensorboard_) tensorboard_->add_image("predictions/" + std::to_string(i), picture, progress_.step);
+  }
+}
+
+}  // namespace
+
+TrainOutcome train(TrainerSetup& setup) {
+  StageTrainer trainer(setup);
+  return trainer.run();
+}
+
+}  // namespace rtseg::framework::train
