@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "rtseg/sdk/abi.h"
+
 #include "test_support.h"
 
 namespace rtseg {
@@ -150,7 +152,7 @@ TEST(Cli, UsageErrorsExitWithTwo) {
 TEST(Cli, VersionPrintsAbiAndFingerprint) {
   const CommandResult result = rtseg("version");
   ASSERT_EQ(result.exit_code, 0);
-  EXPECT_THAT(result.out, HasSubstr("SDK ABI 1."));
+  EXPECT_THAT(result.out, HasSubstr("SDK ABI " + std::to_string(sdk::kAbiMajor) + "." + std::to_string(sdk::kAbiMinor)));
   EXPECT_THAT(result.out, HasSubstr("build fingerprint: "));
   EXPECT_THAT(result.out, HasSubstr("libtorch-"));
 }

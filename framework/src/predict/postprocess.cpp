@@ -77,7 +77,10 @@ std::vector<SelectedDetections> select_detections(const Prediction& prediction,
                                                   const std::vector<ImageSize>& sizes,
                                                   const PostprocessOptions& options) {
   check_inputs(prediction, sizes, options);
-  const torch::Tensor& logits = prediction.detections.logits;
+  const torch::Tensor& all_logits = prediction.detections.logits;
+  const torch::Tensor logits = options.num_classes > 0 && options.num_classes < all_logits.size(2)
+                                   ? all_logits.narrow(2, 0, options.num_classes)
+                                   : all_logits;
   const std::int64_t batch = logits.size(0), classes = logits.size(2);
   const std::int64_t k = std::min(options.num_select, logits.size(1) * classes);
   const torch::Device device = logits.device();

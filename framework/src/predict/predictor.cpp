@@ -81,6 +81,7 @@ PredictReport predict_images(Model& model, const std::vector<std::string>& class
   if (folder_error) throw sdk::Error(out_dir.string() + ": cannot create the folder: " + folder_error.message());
   PostprocessOptions postprocess_options;
   postprocess_options.num_select = options.num_select;
+  postprocess_options.num_classes = static_cast<std::int64_t>(class_names.size());
   postprocess_options.score_threshold = options.confidence;
 
   PredictReport report;
@@ -131,7 +132,7 @@ PredictReport predict_images(Model& model, const std::vector<std::string>& class
 }
 
 SelectedDetections predict_image(Model& model, const torch::Tensor& image, std::int64_t resolution,
-                                 float confidence, std::int64_t num_select) {
+                                 float confidence, std::int64_t num_select, std::int64_t num_classes) {
   if (image.dim() != 3 || image.size(2) != 3 || image.scalar_type() != torch::kByte) {
     throw sdk::Error("predict_image: expected a uint8 [H, W, 3] image");
   }
@@ -139,6 +140,7 @@ SelectedDetections predict_image(Model& model, const torch::Tensor& image, std::
   const bool was_training = model.is_training();
   PostprocessOptions options;
   options.num_select = num_select;
+  options.num_classes = num_classes;
   options.score_threshold = confidence;
   std::vector<SelectedDetections> selected;
   try {
@@ -154,7 +156,8 @@ SelectedDetections predict_image(Model& model, const torch::Tensor& image, std::
 torch::Tensor predict_overlay(Model& model, const std::vector<std::string>& class_names,
                               const torch::Tensor& image, std::int64_t resolution, float confidence,
                               const OverlayStyle& style) {
-  return draw_overlay(image, predict_image(model, image, resolution, confidence), class_names, style);
+  return draw_overlay(image, predict_image(model, image, resolution, confidence, 300,
+                                           static_cast<std::int64_t>(class_names.size())), class_names, style);
 }
 
 }  // namespace rtseg::framework

@@ -80,6 +80,7 @@ class StageTrainer {
   std::optional<eval::GroundTruth> ground_truth_;
   std::string valid_split_;
   Progress progress_;
+  double head_lr_ = 0;  // the largest base rate (the heads'), the one progress lines show
   double epoch_loss_sum_ = 0;
   std::int64_t epoch_loss_count_ = 0;
   std::int64_t epoch_problems_ = 0;
@@ -125,6 +126,7 @@ TrainOutcome StageTrainer::run() {
   auto& log = *setup_.logger;
   groups_ = parameter_groups(model_, options_);
   optimizer_ = make_adamw(groups_);
+  for (const ParameterGroup& group : groups_) head_lr_ = std::max(head_lr_, group.lr);
   const AmpMode amp = resolve_amp(options_.amp, setup_.device);
   scaler_ = std::make_unique<LossScaler>(amp == AmpMode::kFp16, setup_.device);
   if (options_.ema) ema_ = std::make_unique<ModelEma>(model_, options_.ema_decay, options_.ema_tau);
@@ -219,7 +221,7 @@ TrainOutcome StageTrainer::run() {
         epoch_loss_sum_ += result.total_loss;
         ++epoch_loss_count_;
       }
-      const double lr = groups_.front().lr * factor;
+      const double lr = head_lr_ * factor;
       bar.update({s + 1, images_done, epoch_loss_count_ ? epoch_loss_sum_ / epoch_loss_count_ : 0.0, lr, -1.0});
       if (progress_.step % 10 == 0 || s + 1 == steps_per_epoch) {
         reporting::MetricsRow row{epoch + 1, progress_.step, seconds_since(start_), {}};

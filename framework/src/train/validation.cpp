@@ -42,6 +42,7 @@ ValidationResult validate(Model& model, const std::shared_ptr<const sdk::Dataset
   ValidationResult result;
   PostprocessOptions post;
   post.num_select = options.num_select;
+  post.num_classes = num_categories;
   post.with_masks = with_masks;
   while (auto batch = loader.next()) {
     result.skipped_images += static_cast<std::int64_t>(batch->problems.size());

@@ -24,6 +24,9 @@ struct PostprocessOptions {
   /// Detections kept per image before the threshold (RF-DETR's num_select); at most
   /// queries x classes are available, fewer are taken when there are not that many.
   std::int64_t num_select = 300;
+  /// The dataset's classes: logits past this many (the decoder's extra logit) are never
+  /// ranked. 0: every logit is a class (RF-DETR's own layout).
+  std::int64_t num_classes = 0;
   /// Detections scoring at or below this are dropped before their masks are resized (RF-DETR's
   /// predict keeps `score > threshold`). Negative (the default) keeps all num_select, as
   /// evaluation needs.

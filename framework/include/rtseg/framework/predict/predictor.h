@@ -63,7 +63,8 @@ PredictReport predict_images(Model& model, const std::vector<std::string>& class
 /// image's size. Restores the model's training mode afterwards, so a trainer can call it
 /// between steps.
 SelectedDetections predict_image(Model& model, const torch::Tensor& image, std::int64_t resolution,
-                                 float confidence, std::int64_t num_select = 300);
+                                 float confidence, std::int64_t num_select = 300,
+                                 std::int64_t num_classes = 0);
 
 /// predict_image drawn with draw_overlay: the picture a trainer logs for a validation image.
 torch::Tensor predict_overlay(Model& model, const std::vector<std::string>& class_names,

@@ -1,0 +1,84 @@
+// rtseg train / eval / predict from the command line, as users run them.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include <sys/wait.h>
+
+#include <torch/torch.h>
+
+#include "rtseg/sdk/image_io.h"
+#include "train/train_test_support.h"
+
+namespace rtseg {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+struct Result {
+  int code;
+  std::string output;
+};
+
+Result run(const std::string& arguments) {
+  const std::string command = std::string(RTSEG_BINARY_DIR) + "/bin/rtseg " + arguments + " 2>&1";
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
+  std::string output;
+  char buffer[4096];
+  while (std::fgets(buffer, sizeof buffer, pipe.get())) output += buffer;
+  const int status = pclose(pipe.release());
+  return {WEXITSTATUS(status), output};
+}
+
+TEST(CliTrain, TrainEvalAndPredictFromTheCommandLine) {
+  const fs::path work = fs::temp_directory_path() / ("rtseg_cli_train_" + std::to_string(::getpid()));
+  fs::remove_all(work);
+  fs::create_directories(work);
+  std::ofstream(work / "tiny.toml") << testing::tiny_recipe(work / "runs", "", /*masks=*/true);
+
+  // The seed's flags become recipe values; --max_steps makes it a smoke run.
+  const Result train = run("train --recipe " + (work / "tiny.toml").string() + " --batch 1 --accum 2 --epochs 1 --max_steps 2 --workers 1");
+  ASSERT_EQ(train.code, 0) << train.output;
+  const fs::path run_folder = work / "runs" / "train_test_64_1";
+  EXPECT_THAT(train.output, HasSubstr(run_folder.string()));
+  EXPECT_THAT(train.output, HasSubstr("mask mAP50-95"));
+  EXPECT_THAT(train.output, HasSubstr("batch 1 x accum 2"));
+
+  const Result eval = run("eval --run " + run_folder.string() + " --weights last");
+  ASSERT_EQ(eval.code, 0) << eval.output;
+  EXPECT_THAT(eval.output, HasSubstr("Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ]"));
+  EXPECT_THAT(eval.output, HasSubstr("mask (segm)"));
+  EXPECT_TRUE(fs::is_regular_file(run_folder / "metrics.json"));
+  EXPECT_TRUE(fs::is_regular_file(run_folder / "results.json"));
+
+  // One picture per image, at the image's size; an unreadable file is reported, not fatal.
+  const fs::path images = work / "images";
+  fs::create_directories(images);
+  sdk::write_image(images / "a.png", torch::full({50, 70, 3}, 120, torch::kUInt8));
+  sdk::write_image(images / "b.jpg", torch::full({90, 40, 3}, 30, torch::kUInt8));
+  std::ofstream(images / "broken.png") << "not a png";
+  const Result predict = run("predict --run " + run_folder.string() + " --source " + images.string() + " --out " +
+                             (work / "pictures").string() + " --conf 0.0");
+  EXPECT_EQ(predict.code, 0) << predict.output;
+  EXPECT_THAT(predict.output, HasSubstr("skipped 1 unreadable image"));
+  const auto a = sdk::decode_image(work / "pictures" / "a.png");
+  EXPECT_EQ(a.pixels.size(0), 50);
+  EXPECT_EQ(a.pixels.size(1), 70);
+  const auto b = sdk::decode_image(work / "pictures" / "b.jpg");
+  EXPECT_EQ(b.pixels.size(0), 90);
+  EXPECT_EQ(b.pixels.size(1), 40);
+  EXPECT_TRUE(fs::is_regular_file(work / "pictures" / "predictions.json"));
+
+  const Result missing = run("eval --run " + (work / "nowhere").string());
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_THAT(missing.output, HasSubstr("not a run folder"));
+  fs::remove_all(work);
+}
+
+}  // namespace
+}  // namespace rtseg
