@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "rtseg/framework/atomic_file.h"
+#include "rtseg/sdk/atomic_file.h"
 #include "rtseg/sdk/errors.h"
 #include "rtseg/sdk/image_io.h"
 
@@ -59,7 +59,7 @@ std::int64_t export_coco(const sdk::Dataset& dataset, const std::filesystem::pat
                                      {"images", images},
                                      {"annotations", annotations},
                                      {"categories", category_list}};
-    write_file_atomically(dir / "_annotations.coco.json", document.dump());
+    sdk::write_file_atomically(dir / "_annotations.coco.json", document.dump());
   }
   return written;
 }

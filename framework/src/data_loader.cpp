@@ -7,19 +7,9 @@
 #include <torch/torch.h>
 
 #include "rtseg/sdk/errors.h"
+#include "rtseg/sdk/seed.h"
 
 namespace rtseg::framework {
-namespace {
-
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
-
 Batch collate(std::vector<TrainingSample> samples, std::int64_t index) {
   Batch batch;
   batch.index = index;
@@ -63,7 +53,7 @@ DataLoader::~DataLoader() { stop_workers(); }
 std::vector<std::int64_t> DataLoader::epoch_indices(std::int64_t epoch) const {
   const std::int64_t size = dataset_->size(options_.split);
   if (size == 0) return {};
-  std::mt19937_64 rng(mix(options_.seed) ^ mix(static_cast<std::uint64_t>(epoch) + 1));
+  std::mt19937_64 rng(sdk::mix_seed(options_.seed) ^ sdk::mix_seed(static_cast<std::uint64_t>(epoch) + 1));
   std::vector<std::int64_t> all;
   const std::int64_t wanted = options_.samples_per_epoch > 0 ? options_.samples_per_epoch : size;
   if (wanted > size) {
@@ -102,8 +92,8 @@ Batch DataLoader::make_batch(std::int64_t index) const {
     const std::int64_t image = order_[i];
     try {
       const sdk::Sample sample = dataset_->load(options_.split, image);
-      std::mt19937_64 rng(mix(options_.seed ^ mix(static_cast<std::uint64_t>(epoch_))) ^
-                          mix(static_cast<std::uint64_t>(image)));
+      std::mt19937_64 rng(sdk::mix_seed(options_.seed ^ sdk::mix_seed(static_cast<std::uint64_t>(epoch_))) ^
+                          sdk::mix_seed(static_cast<std::uint64_t>(image)));
       const Geometry geometry = options_.augment
                                     ? random_geometry(rng, sample.record.width, sample.record.height, size)
                                     : square_geometry(sample.record.width, sample.record.height, size);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "rtseg/sdk/components/dataset.h"
+#include "rtseg/sdk/indexed_dataset.h"
 
 namespace rtseg::plugins::coco {
 
@@ -17,10 +18,8 @@ struct CocoCategory {
 };
 
 /// One image and the annotations kept for it, in file order.
-struct CocoImage {
-  sdk::ImageRecord record;  ///< `file` is the JSON's file_name, as written
-  std::vector<sdk::Annotation> annotations;
-};
+/// An image and its annotations; `record.file` is the JSON's file_name, as written.
+using CocoImage = sdk::IndexedImage;
 
 /// One annotation file, read and checked.
 ///

@@ -1,6 +1,7 @@
 #include "synthetic_dataset.h"
 
 #include "rtseg/sdk/errors.h"
+#include "rtseg/sdk/seed.h"
 #include "rtseg/sdk/suggest.h"
 
 namespace rtseg::plugins::synthetic_shapes {
@@ -9,13 +10,6 @@ namespace {
 // Annotation ids are image id x this + object index: unique while images hold fewer objects.
 constexpr std::int64_t kIdsPerImage = 1000;
 
-// SplitMix64: decorrelates the per-image seeds of neighbouring indices and splits.
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 }  // namespace
 
@@ -28,7 +22,7 @@ SyntheticDataset::SyntheticDataset(SyntheticOptions options) : options_(options)
     split.name = counts[s].first;
     split.first_image_id = next_image_id;
     for (std::int64_t i = 0; i < counts[s].second; ++i) {
-      const std::uint64_t seed = mix(mix(static_cast<std::uint64_t>(options.seed)) ^ mix(s * 0x1000000ULL + i));
+      const std::uint64_t seed = sdk::mix_seed(sdk::mix_seed(static_cast<std::uint64_t>(options.seed)) ^ sdk::mix_seed(s * 0x1000000ULL + i));
       split.scenes.push_back(make_scene(seed, options));
     }
     next_image_id += counts[s].second;

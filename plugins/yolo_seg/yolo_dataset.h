@@ -7,44 +7,24 @@
 
 #include "options.h"
 #include "rtseg/sdk/build_context.h"
-#include "rtseg/sdk/components/dataset.h"
+#include "rtseg/sdk/indexed_dataset.h"
 
 namespace rtseg::plugins::yolo_seg {
 
-struct YoloImage {
-  sdk::ImageRecord record;  ///< width/height: the image as shown (EXIF orientation applied)
-  std::vector<sdk::Annotation> annotations;
-};
+/// An image and its annotations; width/height: the image as shown (EXIF orientation applied).
+using YoloImage = sdk::IndexedImage;
+using YoloSplit = sdk::IndexedSplit;
 
-struct YoloSplit {
-  std::string name;
-  std::vector<YoloImage> images;
-  std::vector<sdk::DataProblem> problems;
-};
-
-/// A YOLO segmentation dataset held in memory. Immutable after construction: every const
-/// function may be called from several threads.
-class YoloSegDataset final : public sdk::Dataset {
+/// A YOLO segmentation dataset held in memory.
+class YoloSegDataset final : public sdk::IndexedDataset {
  public:
-  YoloSegDataset(std::vector<sdk::Category> categories, std::vector<YoloSplit> splits);
-
-  std::vector<sdk::Category> categories() const override { return categories_; }
-  std::vector<std::string> splits() const override;
-  std::int64_t size(std::string_view split) const override;
-  sdk::ImageRecord record(std::string_view split, std::int64_t index) const override;
-  std::vector<sdk::Annotation> annotations(std::string_view split,
-                                           std::int64_t index) const override;
-  /// Decodes with EXIF orientation applied (Ultralytics' labels are relative to the image as
-  /// shown).
-  sdk::Sample load(std::string_view split, std::int64_t index) const override;
-  std::vector<sdk::DataProblem> problems(std::string_view split) const override;
+  YoloSegDataset(std::vector<sdk::Category> categories, std::vector<YoloSplit> splits)
+      : IndexedDataset("yolo_seg", std::move(categories), std::move(splits)) {}
 
  private:
-  const YoloSplit& split(std::string_view name) const;
-  const YoloImage& image(std::string_view split, std::int64_t index) const;
-
-  std::vector<sdk::Category> categories_;
-  std::vector<YoloSplit> splits_;
+  /// Decodes with EXIF orientation applied (Ultralytics' labels are relative to the image as
+  /// shown); an image whose size changed since the dataset was built is an error.
+  at::Tensor decode(const sdk::ImageRecord& record) const override;
 };
 
 /// Builds the dataset from data.yaml (see data_yaml.h, yolo_layout.h).

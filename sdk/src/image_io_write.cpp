@@ -1,17 +1,11 @@
 // Encoding entry points and atomic image files.
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
 #include <cctype>
-#include <cerrno>
-#include <cstring>
 #include <sstream>
 
 #include "image_io_internal.h"
+#include "rtseg/sdk/atomic_file.h"
 #include "rtseg/sdk/errors.h"
 #include "rtseg/sdk/image_io.h"
 
@@ -50,55 +44,6 @@ std::string lowercase_extension(const fs::path& file) {
   return extension;
 }
 
-[[noreturn]] void fail_write(const fs::path& file, const std::string& what) {
-  throw Error(file.string() + ": cannot write image (" + what + ": " + std::strerror(errno) + ")");
-}
-
-bool write_all(int fd, const std::uint8_t* data, std::size_t size) {
-  while (size > 0) {
-    const ssize_t written = ::write(fd, data, size);
-    if (written < 0 && errno == EINTR) continue;
-    if (written <= 0) return false;
-    data += written;
-    size -= static_cast<std::size_t>(written);
-  }
-  return true;
-}
-
-// Readers never see a half-written file: the bytes go to a hidden temp file beside `file`
-// (same file system, so rename is atomic), reach the disk, then replace `file` in one step.
-void write_atomically(const fs::path& file, const std::vector<std::uint8_t>& bytes) {
-  static std::atomic<unsigned> counter{0};
-  const fs::path folder = file.parent_path().empty() ? fs::path(".") : file.parent_path();
-  fs::path temp;
-  int fd = -1;
-  for (int attempt = 0; fd < 0; ++attempt) {
-    temp = folder / ("." + file.filename().string() + ".tmp" + std::to_string(::getpid()) + "_" +
-                     std::to_string(counter++));
-    fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0 && (errno != EEXIST || attempt > 100)) fail_write(file, "create " + temp.string());
-  }
-  auto abandon = [&](const std::string& what) {
-    const int saved = errno;
-    if (fd >= 0) ::close(fd);
-    ::unlink(temp.c_str());
-    errno = saved;
-    fail_write(file, what);
-  };
-  if (!write_all(fd, bytes.data(), bytes.size())) abandon("write");
-  if (::fsync(fd) != 0) abandon("fsync");
-  const int closed = ::close(fd);
-  fd = -1;
-  if (closed != 0) abandon("close");
-  if (::rename(temp.c_str(), file.c_str()) != 0) abandon("rename");
-  // Make the rename itself durable; a failure here loses nothing already visible.
-  const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
-}
-
 }  // namespace
 
 std::vector<std::uint8_t> encode_png(const at::Tensor& pixels) {
@@ -123,7 +68,9 @@ void write_image(const fs::path& file, const at::Tensor& pixels, int jpeg_qualit
     throw Error(file.string() + ": cannot tell the image format from the extension '" + extension +
                 "' (use .png, .jpg or .jpeg)");
   }
-  write_atomically(file, bytes);
+  AtomicFile out(file);
+  out.write(bytes.data(), bytes.size());
+  out.commit();
 }
 
 }  // namespace rtseg::sdk

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -17,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "rtseg/sdk/atomic_file.h"
 #include "rtseg/sdk/errors.h"
 #include "rtseg/sdk/suggest.h"
 
@@ -363,65 +363,6 @@ std::string header_text(const fs::path& file, const std::vector<Item>& items,
   return text;
 }
 
-// Removes the temporary file unless commit() ran.
-class TempFile {
- public:
-  explicit TempFile(const fs::path& target) {
-    static std::atomic<unsigned> counter{0};
-    path_ = target;
-    path_.replace_filename("." + target.filename().string() + ".tmp-" + std::to_string(::getpid()) +
-                           "-" + std::to_string(counter++));
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd_ < 0) fail(target, "cannot create " + path_.string() + ": " + errno_text());
-  }
-  ~TempFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(path_.c_str());
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-
-  void write(const fs::path& target, const void* data, std::uint64_t size) {
-    const auto* bytes = static_cast<const char*>(data);
-    while (size > 0) {
-      const ssize_t n = ::write(fd_, bytes, std::min<std::uint64_t>(size, 1u << 30));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) fail(target, "cannot write " + path_.string() + ": " + errno_text());
-      bytes += n;
-      size -= static_cast<std::uint64_t>(n);
-    }
-  }
-
-  void commit(const fs::path& target) {
-    if (::fsync(fd_) != 0) fail(target, "cannot sync " + path_.string() + ": " + errno_text());
-    const int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) fail(target, "cannot close " + path_.string() + ": " + errno_text());
-    if (::rename(path_.c_str(), target.c_str()) != 0) {
-      fail(target, "cannot rename " + path_.string() + " to it: " + errno_text());
-    }
-    committed_ = true;
-  }
-
- private:
-  fs::path path_;
-  int fd_ = -1;
-  bool committed_ = false;
-};
-
-// Makes the rename durable. Some file systems cannot sync a folder (EINVAL): nothing to do there.
-void sync_folder(const fs::path& file) {
-  const fs::path folder = file.has_parent_path() ? file.parent_path() : fs::path(".");
-  const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) fail(file, "cannot open its folder to sync it: " + errno_text());
-  const int result = ::fsync(fd);
-  const int error = errno;
-  ::close(fd);
-  if (result != 0 && error != EINVAL && error != ENOTSUP) {
-    fail(file, std::string("cannot sync its folder: ") + std::strerror(error));
-  }
-}
-
 }  // namespace
 
 void save_safetensors(const fs::path& file,
@@ -431,12 +372,17 @@ void save_safetensors(const fs::path& file,
   const std::string header = header_text(file, items, metadata);
   const std::uint64_t header_size = header.size();
 
-  TempFile temp(file);
-  temp.write(file, &header_size, 8);
-  temp.write(file, header.data(), header.size());
-  for (const Item& item : items) temp.write(file, item.data.data_ptr(), item.data.nbytes());
-  temp.commit(file);
-  sync_folder(file);
+  try {
+    AtomicFile out(file);
+    out.write(&header_size, 8);
+    out.write(header.data(), header.size());
+    for (const Item& item : items) out.write(item.data.data_ptr(), item.data.nbytes());
+    out.commit();
+  } catch (const DataError&) {
+    throw;
+  } catch (const Error& error) {
+    throw DataError(error.what());  // a checkpoint that cannot be written is a data problem
+  }
 }
 
 }  // namespace rtseg::sdk

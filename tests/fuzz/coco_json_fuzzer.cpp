@@ -3,10 +3,8 @@
 // Every input must either parse or throw rtseg::sdk::Error (DataError); anything else (a crash,
 // another exception, a sanitizer report) is a bug.
 //
-// libFuzzer (clang): configure with -DCMAKE_CXX_COMPILER=clang++ -DRTSEG_FUZZ=ON, build
-// coco_json_fuzzer, run `coco_json_fuzzer tests/fuzz/corpus/coco_json`.
-// Without libFuzzer, RTSEG_FUZZ_REPLAY_MAIN builds a replayer (the ctest coco_json_fuzz_replay):
-// it runs every seed, every prefix of it (truncated files) and seeded random mutations.
+// libFuzzer with ASan/UBSan: `scripts/fuzz.sh [SECONDS] coco_json`. The replay build (ctest
+// coco_json_fuzz_replay, see replay.h) runs every seed, its prefixes and seeded mutations.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -34,76 +32,28 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
 #ifdef RTSEG_FUZZ_REPLAY_MAIN
 #include <algorithm>
-#include <cstdio>
-#include <exception>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
-#include <random>
-#include <vector>
 
-namespace {
+#include "replay.h"
 
-int replay(const std::string& bytes) {
-  return LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
-}
-
-// Flips, inserts, deletes and duplicates bytes; favours JSON punctuation so that structure breaks.
-std::string mutate(std::string bytes, std::mt19937& random) {
+// Replaces, inserts, deletes and duplicates bytes; favours JSON punctuation so that the
+// structure breaks in the ways hand-edited files break.
+rtseg::fuzz::Bytes rtseg::fuzz::mutate(Bytes bytes, std::mt19937& random) {
   static const char kInteresting[] = "{}[]\",:0123456789-.eE \\nulltruefalse";
+  const auto interesting = [&] { return static_cast<std::uint8_t>(kInteresting[random() % (sizeof(kInteresting) - 1)]); };
   const int edits = 1 + static_cast<int>(random() % 4);
   for (int e = 0; e < edits && !bytes.empty(); ++e) {
     const std::size_t at = random() % bytes.size();
     switch (random() % 4) {
-      case 0:
-        bytes[at] = kInteresting[random() % (sizeof(kInteresting) - 1)];
-        break;
-      case 1:
-        bytes.insert(at, 1, kInteresting[random() % (sizeof(kInteresting) - 1)]);
-        break;
-      case 2:
-        bytes.erase(at, 1 + random() % 8);
-        break;
+      case 0: bytes[at] = interesting(); break;
+      case 1: bytes.insert(bytes.begin() + at, interesting()); break;
+      case 2: bytes.erase(bytes.begin() + at, bytes.begin() + std::min(bytes.size(), at + 1 + random() % 8)); break;
       default: {
         const std::size_t length = std::min<std::size_t>(1 + random() % 32, bytes.size() - at);
-        bytes.insert(random() % bytes.size(), bytes.substr(at, length));
+        const Bytes run(bytes.begin() + at, bytes.begin() + at + length);
+        bytes.insert(bytes.begin() + random() % bytes.size(), run.begin(), run.end());
       }
     }
   }
   return bytes;
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s CORPUS_FOLDER\n", argv[0]);
-    return 2;
-  }
-  std::vector<std::filesystem::path> seeds;
-  for (const auto& entry : std::filesystem::directory_iterator(argv[1]))
-    seeds.push_back(entry.path());
-  std::sort(seeds.begin(), seeds.end());
-  if (seeds.empty()) {
-    std::fprintf(stderr, "no seeds in %s\n", argv[1]);
-    return 1;
-  }
-  std::mt19937 random(12345);
-  std::size_t runs = 0;
-  try {
-    for (const auto& seed : seeds) {
-      std::ifstream in(seed, std::ios::binary);
-      const std::string bytes((std::istreambuf_iterator<char>(in)), {});
-      replay(bytes);
-      for (std::size_t length = 0; length < bytes.size(); ++length) replay(bytes.substr(0, length));
-      for (int i = 0; i < 3000; ++i) replay(mutate(bytes, random));
-      runs += 1 + bytes.size() + 3000;
-    }
-  } catch (const std::exception& error) {
-    std::fprintf(stderr, "escaped exception: %s\n", error.what());
-    return 1;
-  }
-  std::printf("coco_json_fuzz_replay: %zu inputs from %zu seeds, no crash\n", runs, seeds.size());
-  return 0;
 }
 #endif

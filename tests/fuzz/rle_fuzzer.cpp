@@ -8,10 +8,8 @@
 // bbox, merge and iou, and re-encoding gives the same pixels. Anything else (a crash, a hang,
 // another exception, a sanitizer report) is a bug.
 //
-// libFuzzer: clang++ -fsanitize=fuzzer,address with the SDK's masks_*.cpp and errors.cpp, linked
-// with -ltorch -ltorch_cpu -lc10; run `rle_fuzzer -max_len=4096 tests/fuzz/corpus/rle`.
-// Without libFuzzer, RTSEG_FUZZ_REPLAY_MAIN builds a replayer: it runs every seed, every prefix
-// of it and seeded random mutations.
+// libFuzzer with ASan/UBSan: `scripts/fuzz.sh [SECONDS] rle`. The replay build (ctest
+// rle_fuzz_replay, see replay.h) runs every seed, its prefixes and seeded mutations.
 #include <ATen/core/Tensor.h>
 
 #include <algorithm>
@@ -101,22 +99,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
 #ifdef RTSEG_FUZZ_REPLAY_MAIN
 #include <algorithm>
-#include <cstdio>
-#include <exception>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
-#include <random>
 
-namespace {
-
-using Bytes = std::vector<std::uint8_t>;
-
-void replay(const Bytes& bytes) { LLVMFuzzerTestOneInput(bytes.data(), bytes.size()); }
+#include "replay.h"
 
 // Changes characters of the string (keeping most inside '0'..'o', where the parser gets far),
 // inserts, deletes and duplicates runs, and sometimes the size bytes.
-Bytes mutate(Bytes bytes, std::mt19937& random) {
+rtseg::fuzz::Bytes rtseg::fuzz::mutate(Bytes bytes, std::mt19937& random) {
   const int edits = 1 + static_cast<int>(random() % 4);
   for (int e = 0; e < edits && bytes.size() > 4; ++e) {
     const std::size_t at = 4 + random() % (bytes.size() - 4);
@@ -145,41 +133,5 @@ Bytes mutate(Bytes bytes, std::mt19937& random) {
     }
   }
   return bytes;
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s CORPUS_FOLDER\n", argv[0]);
-    return 2;
-  }
-  std::vector<std::filesystem::path> seeds;
-  for (const auto& entry : std::filesystem::directory_iterator(argv[1]))
-    seeds.push_back(entry.path());
-  std::sort(seeds.begin(), seeds.end());
-  if (seeds.empty()) {
-    std::fprintf(stderr, "no seeds in %s\n", argv[1]);
-    return 1;
-  }
-  std::mt19937 random(12345);
-  std::size_t runs = 0;
-  try {
-    for (const auto& seed : seeds) {
-      std::ifstream in(seed, std::ios::binary);
-      const Bytes bytes((std::istreambuf_iterator<char>(in)), {});
-      replay(bytes);
-      for (std::size_t length = 0; length < bytes.size(); ++length) {
-        replay(Bytes(bytes.begin(), bytes.begin() + length));
-      }
-      for (int i = 0; i < 3000; ++i) replay(mutate(bytes, random));
-      runs += 1 + bytes.size() + 3000;
-    }
-  } catch (const std::exception& error) {
-    std::fprintf(stderr, "escaped exception: %s\n", error.what());
-    return 1;
-  }
-  std::printf("%s: %zu inputs from %zu seeds, no crash\n", argv[0], runs, seeds.size());
-  return 0;
 }
 #endif

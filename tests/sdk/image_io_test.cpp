@@ -36,7 +36,7 @@ at::Tensor test_pattern(std::int64_t height, std::int64_t width) {
 }
 
 double psnr(const at::Tensor& a, const at::Tensor& b) {
-  const double mse = a.to(at::kFloat).sub(b.to(at::kFloat)).pow(2).mean().item().toDouble();
+  const double mse = a.to(at::kFloat).sub(b.to(at::kFloat)).pow(2).mean().item<double>();
   return mse == 0 ? 1e9 : 10 * std::log10(255.0 * 255.0 / mse);
 }
 

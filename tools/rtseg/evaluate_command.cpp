@@ -4,7 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli_context.h"
-#include "rtseg/framework/atomic_file.h"
+#include "rtseg/sdk/atomic_file.h"
 #include "rtseg/framework/eval/coco_report.h"
 #include "rtseg/framework/model.h"
 #include "rtseg/framework/predict/predictor.h"
@@ -69,7 +69,7 @@ void add_eval(CLI::App& app, CliContext& context) {
     nlohmann::json metrics = {{"weights", run.weights.string()}, {"split", options.split},
                               {"bbox", framework::eval::metrics_to_json(result.box)}};
     if (result.mask) metrics["segm"] = framework::eval::metrics_to_json(*result.mask);
-    framework::write_file_atomically(root / "metrics.json", metrics.dump(2) + "\n");
+    sdk::write_file_atomically(root / "metrics.json", metrics.dump(2) + "\n");
     std::cout << "\nwrote " << (root / "results.json").string() << " and " << (root / "metrics.json").string() << "\n";
   });
 }

@@ -5,7 +5,7 @@
 #include <cstdio>
 
 #include "coco_params.h"
-#include "rtseg/framework/atomic_file.h"
+#include "rtseg/sdk/atomic_file.h"
 
 namespace rtseg::framework::eval {
 namespace {
@@ -90,7 +90,7 @@ nlohmann::json metrics_to_json(const CocoMetrics& metrics) {
 }
 
 void write_metrics_json(const std::filesystem::path& file, const CocoMetrics& metrics) {
-  write_file_atomically(file, metrics_to_json(metrics).dump(2) + "\n");
+  sdk::write_file_atomically(file, metrics_to_json(metrics).dump(2) + "\n");
 }
 
 }  // namespace rtseg::framework::eval

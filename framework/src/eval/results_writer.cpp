@@ -3,7 +3,7 @@
 #include <charconv>
 #include <cmath>
 
-#include "rtseg/framework/atomic_file.h"
+#include "rtseg/sdk/atomic_file.h"
 #include "rtseg/framework/eval/coco_report.h"
 #include "rtseg/sdk/errors.h"
 #include "rtseg/sdk/masks.h"
@@ -60,7 +60,7 @@ std::string coco_results_json(const std::vector<Detection>& detections, const st
 
 void write_coco_results(const std::filesystem::path& file, const std::vector<Detection>& detections,
                         const std::vector<sdk::Category>& categories) {
-  write_file_atomically(file, coco_results_json(detections, categories));
+  sdk::write_file_atomically(file, coco_results_json(detections, categories));
 }
 
 }  // namespace rtseg::framework::eval

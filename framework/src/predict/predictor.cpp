@@ -6,7 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/utils.h>
 
-#include "rtseg/framework/atomic_file.h"
+#include "rtseg/sdk/atomic_file.h"
 #include "rtseg/framework/predict/coco_results.h"
 #include "rtseg/framework/sample_transform.h"
 #include "rtseg/sdk/errors.h"
@@ -127,7 +127,7 @@ PredictReport predict_images(Model& model, const std::vector<std::string>& class
     }
   }
   report.results = out_dir / "predictions.json";
-  write_file_atomically(report.results, results.dump());
+  sdk::write_file_atomically(report.results, results.dump());
   return report;
 }
 

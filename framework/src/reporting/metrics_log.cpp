@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "rtseg/framework/atomic_file.h"
+#include "rtseg/sdk/atomic_file.h"
 #include "rtseg/sdk/errors.h"
 
 namespace rtseg::framework::reporting {
@@ -107,11 +107,11 @@ MetricsLog::MetricsLog(const std::filesystem::path& folder, std::optional<std::i
   std::error_code error;
   std::filesystem::create_directories(folder, error);
   if (resume_epoch) {
-    write_file_atomically(jsonl_file_, jsonl_lines_before(jsonl_file_, *resume_epoch));
+    sdk::write_file_atomically(jsonl_file_, jsonl_lines_before(jsonl_file_, *resume_epoch));
     read_results_csv(csv_file_, *resume_epoch, columns_, epoch_rows_);
     if (std::filesystem::exists(csv_file_)) write_results_csv();
   } else {
-    write_file_atomically(jsonl_file_, "");
+    sdk::write_file_atomically(jsonl_file_, "");
     std::filesystem::remove(csv_file_, error);
   }
   jsonl_fd_ = ::open(jsonl_file_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
@@ -176,7 +176,7 @@ void MetricsLog::write_results_csv() const {
     }
     text += "\n";
   }
-  write_file_atomically(csv_file_, text);
+  sdk::write_file_atomically(csv_file_, text);
 }
 
 }  // namespace rtseg::framework::reporting

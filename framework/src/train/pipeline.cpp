@@ -7,7 +7,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
-#include "rtseg/framework/atomic_file.h"
+#include "rtseg/sdk/atomic_file.h"
 #include "rtseg/framework/model.h"
 #include "rtseg/framework/recipe_printer.h"
 #include "rtseg/framework/weights.h"
@@ -150,7 +150,7 @@ StageOutcome run_stage(Runtime& runtime, const Stage& stage, const fs::path& ini
   RunFolder run = resume ? RunFolder::open(*resume)
                          : RunFolder::create(recipe.train.output_dir, stage.name, recipe.model.size,
                                              recipe.model.resolution);
-  if (!resume) write_file_atomically(run.recipe(), recipe_text(document));
+  if (!resume) sdk::write_file_atomically(run.recipe(), recipe_text(document));
   LogFileScope log_file(logger, run.log());
   logger->info("stage '{}': {}", stage.name, run.root().string());
 

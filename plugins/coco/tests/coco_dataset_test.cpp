@@ -5,12 +5,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "coco_test_support.h"
+#include "dataset_test_support.h"
 #include "rtseg/sdk/errors.h"
 #include "test_support.h"
 
@@ -18,13 +16,13 @@ namespace rtseg::plugins::coco {
 namespace {
 
 using rtseg::testing::TempDir;
-using testing::context_in;
+using rtseg::testing::context_in;
 using ::testing::ElementsAre;
-using testing::gradient_image;
+using rtseg::testing::gradient_image;
 using ::testing::HasSubstr;
-using testing::jpeg_with_orientation;
-using testing::save_image;
-using testing::write_bytes;
+using rtseg::testing::jpeg_with_orientation;
+using rtseg::testing::save_image;
+using rtseg::testing::write_bytes;
 
 // Roboflow's categories: a root "parts" (supercategory "none") above the real classes 1, 3, 7.
 const std::string kRoboflowCategories = R"("categories": [
@@ -301,22 +299,9 @@ TEST(CocoDataset, LoadsFromSeveralThreadsAtOnce) {
   TempDir dir;
   write_roboflow_dataset(dir);
   const auto dataset = make_coco(options_for("dataset"), context_in(dir.path()));
-  const at::Tensor expected[] = {gradient_image(4, 6, 1), gradient_image(5, 5, 2)};
-  std::atomic<int> wrong{0};
-  auto work = [&](int offset) {
-    for (int i = 0; i < 200; ++i) {
-      const int index = (i + offset) % 2;
-      const sdk::Sample sample = dataset->load("train", index);
-      if (!at::equal(sample.image, expected[index]) ||
-          sample.annotations.size() != (index == 0 ? 2u : 0u)) {
-        ++wrong;
-      }
-    }
-  };
-  std::thread first(work, 0), second(work, 1);
-  first.join();
-  second.join();
-  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(rtseg::testing::concurrent_load_mismatches(*dataset, "train", {gradient_image(4, 6, 1), gradient_image(5, 5, 2)},
+                                                       {2u, 0u}),
+            0);
 }
 
 TEST(CocoDataset, UnknownSplitOrIndexIsAnError) {

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "options.h"
-#include "rtseg/framework/recipe_document.h"
+#include "options_test_support.h"
 #include "rtseg/sdk/errors.h"
 
 namespace rtseg::plugins::coco {
@@ -14,20 +14,11 @@ namespace {
 using ::testing::HasSubstr;
 
 CocoOptions read(const std::string& toml) {
-  const auto document = framework::RecipeDocument::parse_text("[data]\n" + toml, "data.toml");
-  sdk::ConfigReader reader(document.root()["data"].as_table(), "data", "dataset 'coco'", document.origin_lookup());
-  CocoOptions options = coco_options_from(reader);
-  reader.finish();
-  return options;
+  return rtseg::testing::read_section(toml, "data", "dataset 'coco'", &coco_options_from, "data.toml");
 }
 
 std::string error_of(const std::string& toml) {
-  try {
-    read(toml);
-  } catch (const sdk::ConfigError& error) {
-    return error.what();
-  }
-  return "(no error)";
+  return rtseg::testing::config_error_of([&] { read(toml); });
 }
 
 TEST(CocoOptions, DefaultsAndOverrides) {

@@ -9,8 +9,8 @@
 #include "dinov2_backbone.h"
 #include "dinov2_test_support.h"
 #include "options.h"
+#include "options_test_support.h"
 #include "parameter_rules.h"
-#include "rtseg/framework/recipe_document.h"
 #include "rtseg/sdk/errors.h"
 
 namespace rtseg::plugins::dinov2 {
@@ -19,21 +19,12 @@ namespace {
 using ::testing::HasSubstr;
 
 Dinov2Options read(const std::string& toml) {
-  const auto document = framework::RecipeDocument::parse_text(toml, "backbone.toml");
-  sdk::ConfigReader reader(&document.root(), "model.backbone", "backbone 'dinov2'",
-                           document.origin_lookup());
-  Dinov2Options options = dinov2_options_from(reader);
-  reader.finish();
-  return options;
+  return rtseg::testing::read_section(toml, "model.backbone", "backbone 'dinov2'", &dinov2_options_from,
+                                      "backbone.toml");
 }
 
 std::string error_of(const std::string& toml) {
-  try {
-    read(toml);
-  } catch (const sdk::ConfigError& error) {
-    return error.what();
-  }
-  return "(no error)";
+  return rtseg::testing::config_error_of([&] { read(toml); });
 }
 
 TEST(Dinov2Options, DefaultsAreRfDetrNano) {

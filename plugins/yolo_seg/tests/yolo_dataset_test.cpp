@@ -5,28 +5,26 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "dataset_test_support.h"
 #include "rtseg/sdk/errors.h"
 #include "test_support.h"
-#include "yolo_test_support.h"
 
 namespace rtseg::plugins::yolo_seg {
 namespace {
 
 using rtseg::testing::TempDir;
-using testing::context_in;
+using rtseg::testing::context_in;
 using ::testing::DoubleEq;
 using ::testing::ElementsAre;
-using testing::gradient_image;
+using rtseg::testing::gradient_image;
 using ::testing::HasSubstr;
-using testing::jpeg_with_orientation;
+using rtseg::testing::jpeg_with_orientation;
 using ::testing::Pointwise;
-using testing::save_image;
-using testing::write_bytes;
+using rtseg::testing::save_image;
+using rtseg::testing::write_bytes;
 
 YoloSegOptions options_for(const std::string& path) {
   YoloSegOptions options;
@@ -185,22 +183,9 @@ TEST(YoloSegDataset, LoadsFromSeveralThreadsAtOnce) {
   TempDir dir;
   write_roboflow_dataset(dir);
   const auto dataset = make_yolo_seg(options_for("ds"), context_in(dir.path()));
-  const at::Tensor expected[] = {gradient_image(8, 10, 1), gradient_image(4, 4, 2)};
-  std::atomic<int> wrong{0};
-  auto work = [&](int offset) {
-    for (int i = 0; i < 200; ++i) {
-      const int index = (i + offset) % 2;
-      const sdk::Sample sample = dataset->load("train", index);
-      if (!at::equal(sample.image, expected[index]) ||
-          sample.annotations.size() != (index == 0 ? 2u : 0u)) {
-        ++wrong;
-      }
-    }
-  };
-  std::thread first(work, 0), second(work, 1);
-  first.join();
-  second.join();
-  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(rtseg::testing::concurrent_load_mismatches(*dataset, "train", {gradient_image(8, 10, 1), gradient_image(4, 4, 2)},
+                                                       {2u, 0u}),
+            0);
 }
 
 }  // namespace

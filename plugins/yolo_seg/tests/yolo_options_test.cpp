@@ -5,7 +5,7 @@
 #include <string>
 
 #include "options.h"
-#include "rtseg/framework/recipe_document.h"
+#include "options_test_support.h"
 #include "rtseg/sdk/errors.h"
 
 namespace rtseg::plugins::yolo_seg {
@@ -13,25 +13,16 @@ namespace {
 
 using ::testing::HasSubstr;
 
+YoloSegOptions read(const std::string& toml) {
+  return rtseg::testing::read_section(toml, "data", "dataset 'yolo_seg'", &yolo_seg_options_from, "data.toml");
+}
+
 std::string error_of(const std::string& toml) {
-  const auto document = framework::RecipeDocument::parse_text("[data]\n" + toml, "data.toml");
-  sdk::ConfigReader reader(document.root()["data"].as_table(), "data", "dataset 'yolo_seg'",
-                           document.origin_lookup());
-  try {
-    yolo_seg_options_from(reader);
-    reader.finish();
-  } catch (const sdk::ConfigError& error) {
-    return error.what();
-  }
-  return "(no error)";
+  return rtseg::testing::config_error_of([&] { read(toml); });
 }
 
 TEST(YoloSegOptions, PathIsRequiredAndKeysAreStrict) {
-  const auto document =
-      framework::RecipeDocument::parse_text("path = \"ds/data.yaml\"\n", "data.toml");
-  sdk::ConfigReader reader(&document.root(), "", "dataset 'yolo_seg'",
-                           document.origin_lookup());
-  EXPECT_EQ(yolo_seg_options_from(reader).path, "ds/data.yaml");
+  EXPECT_EQ(read("path = \"ds/data.yaml\"\n").path, "ds/data.yaml");
   EXPECT_THAT(error_of(""), HasSubstr("path"));
   EXPECT_THAT(error_of(""), HasSubstr("required"));
   EXPECT_THAT(error_of("path = \"\"\n"), HasSubstr("must not be empty"));

@@ -1,22 +1,27 @@
 #pragma once
 
-// Helpers for the yolo_seg tests: images on disk, JPEGs with an EXIF orientation, dataset building.
+// Helpers for the dataset plugins' tests: images on disk, JPEGs with an EXIF orientation,
+// build contexts and concurrent loading.
 
 #include <ATen/ops/arange.h>
+#include <ATen/ops/equal.h>
 #include <ATen/ops/full_like.h>
 #include <ATen/ops/stack.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <iterator>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "rtseg/sdk/build_context.h"
+#include "rtseg/sdk/components/dataset.h"
 #include "rtseg/sdk/image_io.h"
 
-namespace rtseg::plugins::yolo_seg::testing {
+namespace rtseg::testing {
 
 /// uint8 [height, width, 3]: red = column * 10, green = row * 10, blue = seed.
 inline at::Tensor gradient_image(std::int64_t height, std::int64_t width, std::int64_t seed = 0) {
@@ -64,10 +69,31 @@ inline void save_image(const std::filesystem::path& file, const at::Tensor& pixe
   sdk::write_image(file, pixels);
 }
 
+/// Loads the first images of `split` from two threads at once, 200 times each, and returns how
+/// many loads differed from `images[i]` or from `annotation_counts[i]` annotations (0 when the
+/// dataset is safe to share between loader threads).
+inline int concurrent_load_mismatches(const sdk::Dataset& dataset, const std::string& split,
+                                      const std::vector<at::Tensor>& images,
+                                      const std::vector<std::size_t>& annotation_counts) {
+  std::atomic<int> wrong{0};
+  const auto count = static_cast<int>(images.size());
+  auto work = [&](int offset) {
+    for (int i = 0; i < 200; ++i) {
+      const int index = (i + offset) % count;
+      const sdk::Sample sample = dataset.load(split, index);
+      if (!at::equal(sample.image, images[index]) || sample.annotations.size() != annotation_counts[index]) ++wrong;
+    }
+  };
+  std::thread first(work, 0), second(work, 1);
+  first.join();
+  second.join();
+  return wrong.load();
+}
+
 inline sdk::BuildContext context_in(const std::filesystem::path& recipe_dir) {
   sdk::BuildContext context;
   context.recipe_dir = recipe_dir;
   return context;
 }
 
-}  // namespace rtseg::plugins::yolo_seg::testing
+}  // namespace rtseg::testing
