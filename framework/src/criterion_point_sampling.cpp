@@ -48,8 +48,12 @@ torch::Tensor uncertain_point_coords(const torch::Tensor& logits, std::int64_t n
   at::NoGradGuard no_grad;
   const std::int64_t num_masks = logits.size(0);
   const std::int64_t num_candidates = num_points * oversample_ratio;
-  const auto options = logits.options().requires_grad(false);
-  torch::Tensor candidates = at::rand({num_masks, num_candidates, 2}, generator, options);
+  // Drawn on the generator's device (a CPU generator may serve a CUDA run), used on the logits'.
+  const auto draw = [&](std::int64_t count) {
+    return at::rand({num_masks, count, 2}, generator, logits.options().requires_grad(false).device(generator.device()))
+        .to(logits.device(), logits.scalar_type(), /*non_blocking=*/true);
+  };
+  torch::Tensor candidates = draw(num_candidates);
 
   // Uncertainty of the interpolated logit at each candidate (not the interpolated uncertainty
   // of the map: a point between logits -1 and 1 is maximally uncertain).
@@ -59,7 +63,7 @@ torch::Tensor uncertain_point_coords(const torch::Tensor& logits, std::int64_t n
   torch::Tensor points = candidates.gather(1, chosen.unsqueeze(-1).expand({num_masks, num_uncertain, 2}));
   const std::int64_t num_random = num_points - num_uncertain;
   if (num_random > 0) {
-    points = torch::cat({points, at::rand({num_masks, num_random, 2}, generator, options)}, 1);
+    points = torch::cat({points, draw(num_random)}, 1);
   }
   return points;
 }

@@ -50,5 +50,6 @@ void add_data_command(CLI::App& app, CliContext& context);
 void add_cocoeval_command(CLI::App& app, CliContext& context);
 void add_train_command(CLI::App& app, CliContext& context);
 void add_evaluate_commands(CLI::App& app, CliContext& context);
+void add_plan_command(CLI::App& app, CliContext& context);
 
 }  // namespace rtseg::cli

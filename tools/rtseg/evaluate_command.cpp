@@ -26,10 +26,20 @@ std::shared_ptr<sdk::Dataset> run_dataset(CliContext& context, const framework::
                                                    build);
 }
 
+// --precision and --cuda_graph, shared by eval and predict.
+void add_inference_options(CLI::App& command, framework::InferenceOptions& options) {
+  command.add_option("--precision", options.precision, "fp32, bf16, fp16 or auto (half precision: CUDA only)")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16", "auto"}))
+      ->capture_default_str();
+  command.add_flag("--cuda_graph,--cuda-graph", options.cuda_graph,
+                   "Capture the forward pass once and replay it (CUDA, fixed input size)");
+}
+
 void add_eval(CLI::App& app, CliContext& context) {
   struct State {
     std::string run, weights = "best", data, split, device;
     std::int64_t batch = 4, threads = 2;
+    framework::InferenceOptions inference;
   };
   auto state = std::make_shared<State>();
   CLI::App* command = app.add_subcommand("eval", "Evaluate a run's weights on its validation split (COCO box/mask AP)");
@@ -40,6 +50,7 @@ void add_eval(CLI::App& app, CliContext& context) {
   command->add_option("--device", state->device, "auto, cpu, cuda or cuda:N (default: the run's)");
   command->add_option("--batch", state->batch, "Images per forward pass")->capture_default_str();
   command->add_option("--threads", state->threads, "Threads for the COCO evaluation")->capture_default_str();
+  add_inference_options(*command, state->inference);
   command->callback([&context, state] {
     std::vector<framework::Override> overrides;
     if (!state->data.empty()) overrides.push_back({"data.path", "\"" + state->data + "\"", "--data"});
@@ -53,6 +64,7 @@ void add_eval(CLI::App& app, CliContext& context) {
     options.num_select = run.recipe.model.num_select;
     options.device = run.model->parameters().front().device();
     options.threads = state->threads;
+    options.inference = state->inference;
     std::optional<framework::eval::GroundTruth> ground_truth;
     const auto result = framework::train::validate(*run.model, dataset, options, ground_truth);
 
@@ -79,6 +91,7 @@ void add_predict(CLI::App& app, CliContext& context) {
     std::string run, weights = "best", source, out, device;
     float conf = 0.5f;
     std::int64_t batch = 4;
+    framework::InferenceOptions inference;
   };
   auto state = std::make_shared<State>();
   CLI::App* command = app.add_subcommand("predict", "Draw a run's predictions on images and write COCO results");
@@ -89,6 +102,7 @@ void add_predict(CLI::App& app, CliContext& context) {
   command->add_option("--conf", state->conf, "Keep detections scoring at least this")->capture_default_str();
   command->add_option("--batch", state->batch, "Images per forward pass")->capture_default_str();
   command->add_option("--device", state->device, "auto, cpu, cuda or cuda:N (default: the run's)");
+  add_inference_options(*command, state->inference);
   command->callback([&context, state] {
     auto run = framework::train::load_run(context.runtime(), state->run, state->weights, state->device);
     // Class names and COCO ids come from the dataset the run trained on.
@@ -108,6 +122,7 @@ void add_predict(CLI::App& app, CliContext& context) {
     options.batch_size = state->batch;
     options.confidence = state->conf;
     options.num_select = run.recipe.model.num_select;
+    options.inference = state->inference;
     const auto images = framework::list_images(state->source);
     const auto report = framework::predict_images(*run.model, names, images, state->out, options,
                                                   context.runtime().logger());

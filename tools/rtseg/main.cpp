@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   rtseg::cli::add_recipe_command(app, context);
   rtseg::cli::add_train_command(app, context);
   rtseg::cli::add_evaluate_commands(app, context);
+  rtseg::cli::add_plan_command(app, context);
   rtseg::cli::add_data_command(app, context);
   rtseg::cli::add_cocoeval_command(app, context);
   rtseg::cli::add_inspect_command(app, context);

@@ -8,18 +8,13 @@
 
 #include "rtseg/sdk/atomic_file.h"
 #include "rtseg/framework/predict/coco_results.h"
+#include "rtseg/framework/predict/inference_session.h"
 #include "rtseg/framework/sample_transform.h"
 #include "rtseg/sdk/errors.h"
 #include "rtseg/sdk/image_io.h"
 
 namespace rtseg::framework {
 namespace {
-
-torch::Device model_device(Model& model) {
-  for (const torch::Tensor& parameter : model.parameters()) return parameter.device();
-  for (const torch::Tensor& buffer : model.buffers()) return buffer.device();
-  return torch::kCPU;
-}
 
 // The evaluation transform: the whole picture squeezed to resolution x resolution, normalised.
 torch::Tensor model_input(const torch::Tensor& pixels, std::int64_t resolution) {
@@ -33,7 +28,7 @@ torch::Tensor model_input(const torch::Tensor& pixels, std::int64_t resolution) 
 }
 
 // Decoded pictures through the model in one batch.
-std::vector<SelectedDetections> run_batch(Model& model, const std::vector<torch::Tensor>& pictures,
+std::vector<SelectedDetections> run_batch(InferenceSession& session, const std::vector<torch::Tensor>& pictures,
                                           std::int64_t resolution, const PostprocessOptions& options) {
   std::vector<torch::Tensor> inputs;
   std::vector<ImageSize> sizes;
@@ -41,8 +36,7 @@ std::vector<SelectedDetections> run_batch(Model& model, const std::vector<torch:
     inputs.push_back(model_input(pixels, resolution));
     sizes.push_back({pixels.size(0), pixels.size(1)});
   }
-  torch::NoGradGuard no_grad;
-  const Prediction prediction = model.predict(torch::stack(inputs).to(model_device(model)));
+  const Prediction prediction = session.run(torch::stack(inputs));
   return select_detections(prediction, sizes, options);
 }
 
@@ -89,6 +83,7 @@ PredictReport predict_images(Model& model, const std::vector<std::string>& class
     report.problems.push_back({file.string(), reason});
     if (logger) logger->warn("skipping {}: {}", file.string(), reason);
   };
+  InferenceSession session(model, options.inference);
   OutputNames names(out_dir);
   nlohmann::json results = nlohmann::json::array();
   const auto count = static_cast<std::int64_t>(images.size());
@@ -104,7 +99,7 @@ PredictReport predict_images(Model& model, const std::vector<std::string>& class
       }
     }
     if (pictures.empty()) continue;
-    const std::vector<SelectedDetections> selected = run_batch(model, pictures, options.resolution, postprocess_options);
+    const std::vector<SelectedDetections> selected = run_batch(session, pictures, options.resolution, postprocess_options);
     for (std::size_t j = 0; j < indices.size(); ++j) {
       const std::filesystem::path& input = images[static_cast<std::size_t>(indices[j])];
       const std::filesystem::path output = names.next(input);
@@ -144,7 +139,8 @@ SelectedDetections predict_image(Model& model, const torch::Tensor& image, std::
   options.score_threshold = confidence;
   std::vector<SelectedDetections> selected;
   try {
-    selected = run_batch(model, {image.to(torch::kCPU)}, resolution, options);
+    InferenceSession session(model, {});
+    selected = run_batch(session, {image.to(torch::kCPU)}, resolution, options);
   } catch (...) {
     model.train(was_training);
     throw;

@@ -69,37 +69,6 @@ void load_initial_weights(Model& model, const fs::path& file, spdlog::logger& lo
                                   : " (" + std::to_string(report.missing.size()) + " new tensors start fresh)");
 }
 
-void apply_freeze(Model& model, const std::vector<std::string>& freeze, spdlog::logger& log) {
-  if (freeze.empty()) return;
-  bool backbone = false, decoder = false;
-  std::int64_t frozen = 0;
-  for (const std::string& entry : freeze) {
-    torch::nn::Module* component = nullptr;
-    if (entry == "backbone") component = &model.backbone(), backbone = true;
-    if (entry == "decoder") component = &model.decoder(), decoder = true;
-    if (entry == "seg_head") component = model.seg_head();
-    if (component) {
-      for (auto& parameter : component->parameters()) parameter.set_requires_grad(false), ++frozen;
-      continue;
-    }
-    std::int64_t matched = 0;
-    for (auto& item : model.named_parameters()) {
-      if (item.key().rfind(entry, 0) == 0) item.value().set_requires_grad(false), ++matched;
-    }
-    if (matched == 0) {
-      throw sdk::ConfigError("stage freeze entry '" + entry +
-                             "' names no component (backbone, decoder, seg_head) and no parameter prefix.");
-    }
-    frozen += matched;
-  }
-  if (backbone && decoder && model.seg_head()) model.set_detector_frozen(true);
-  log.info("frozen: {} ({} tensors){}", [&] {
-    std::string text;
-    for (const auto& entry : freeze) text += (text.empty() ? "" : ", ") + entry;
-    return text;
-  }(), frozen, model.detector_frozen() ? "; the detector runs without autograd" : "");
-}
-
 fs::path recipe_dir(const RecipeDocument& document) {
   return document.files.empty() ? fs::path(".") : fs::path(document.files.back()).parent_path();
 }
@@ -161,6 +130,38 @@ StageOutcome run_stage(Runtime& runtime, const Stage& stage, const fs::path& ini
 }
 
 }  // namespace
+
+void apply_freeze(Model& model, const std::vector<std::string>& freeze, spdlog::logger& log) {
+  if (freeze.empty()) return;
+  bool backbone = false, decoder = false;
+  std::int64_t frozen = 0;
+  for (const std::string& entry : freeze) {
+    torch::nn::Module* component = nullptr;
+    if (entry == "backbone") component = &model.backbone(), backbone = true;
+    if (entry == "decoder") component = &model.decoder(), decoder = true;
+    if (entry == "seg_head") component = model.seg_head();
+    if (component) {
+      for (auto& parameter : component->parameters()) parameter.set_requires_grad(false), ++frozen;
+      continue;
+    }
+    std::int64_t matched = 0;
+    for (auto& item : model.named_parameters()) {
+      if (item.key().rfind(entry, 0) == 0) item.value().set_requires_grad(false), ++matched;
+    }
+    if (matched == 0) {
+      throw sdk::ConfigError("stage freeze entry '" + entry +
+                             "' names no component (backbone, decoder, seg_head) and no parameter prefix.");
+    }
+    frozen += matched;
+  }
+  if (backbone && decoder && model.seg_head()) model.set_detector_frozen(true);
+  log.info("frozen: {} ({} tensors){}", [&] {
+    std::string text;
+    for (const auto& entry : freeze) text += (text.empty() ? "" : ", ") + entry;
+    return text;
+  }(), frozen, model.detector_frozen() ? "; the detector runs without autograd" : "");
+}
+
 
 torch::Device resolve_device(const std::string& setting) {
   if (setting == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);

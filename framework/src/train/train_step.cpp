@@ -53,7 +53,9 @@ StepResult TrainStep::run(std::vector<Batch>& micro_batches, std::int64_t size, 
   StepResult result;
   Model& model = *parts_.model;
   model.train();
-  parts_.optimizer->zero_grad();
+  // Gradients are dropped, not zeroed (torch's set_to_none): they do not occupy memory through
+  // the next forward pass.
+  for (torch::Tensor& parameter : parameters_) parameter.mutable_grad().reset();
   const double share = 1.0 / static_cast<double>(micro_batches.size());
 
   // Detached per-step sums, read once at the end: [total, loss_1, ..., loss_k].
@@ -69,8 +71,10 @@ StepResult TrainStep::run(std::vector<Batch>& micro_batches, std::int64_t size, 
     {
       AutocastScope autocast(amp_);
       const ModelOutputs outputs = model.forward(images, padding);
+      observe("forward");
       const criterion::CriterionResult losses = (*parts_.criterion)(
           outputs.detections, outputs.masks ? &*outputs.masks : nullptr, batch.targets, generator);
+      observe("loss");
       weighted = losses.total;
       if (names.empty()) {
         for (const auto& entry : losses.losses) {
@@ -81,6 +85,7 @@ StepResult TrainStep::run(std::vector<Batch>& micro_batches, std::int64_t size, 
       for (const std::string& name : names) parts.push_back(losses.loss(name).detach().to(torch::kFloat).reshape({1}));
     }
     parts_.scaler->scale(weighted * share).backward();
+    observe("backward");
     const torch::Tensor step_sums = torch::cat(parts) * share;
     sums = sums.defined() ? sums + step_sums : step_sums;
     result.images += batch.images.size(0);
@@ -103,6 +108,7 @@ StepResult TrainStep::run(std::vector<Batch>& micro_batches, std::int64_t size, 
     if (parts_.ema) parts_.ema->update();
   }
   parts_.scaler->update();
+  observe("optimizer");
   return result;
 }
 

@@ -11,6 +11,8 @@
 
 #include "rtseg/framework/criterion/set_criterion.h"
 #include "rtseg/framework/data_loader.h"
+#include "rtseg/framework/device_generator.h"
+#include "rtseg/framework/device_memory.h"
 #include "rtseg/framework/eval/coco_report.h"
 #include "rtseg/framework/predict/predictor.h"
 #include "rtseg/framework/reporting/curve_plot.h"
@@ -39,11 +41,6 @@ constexpr int kMaxNonFiniteSteps = 5;
 // Validation pictures drawn into predictions/ and TensorBoard each epoch.
 constexpr std::int64_t kPicturesPerEpoch = 4;
 
-at::Generator make_generator(std::uint64_t seed) {
-  // Point sampling in the mask losses draws from this generator; the CPU generator also serves
-  // CUDA runs (the criterion moves its samples to the device).
-  return at::make_generator<at::CPUGeneratorImpl>(seed);
-}
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -55,7 +52,7 @@ class StageTrainer {
       : setup_(setup),
         options_(setup.recipe.train),
         model_(*setup.model),
-        generator_(make_generator(static_cast<std::uint64_t>(options_.seed))) {}
+        generator_(make_generator(static_cast<std::uint64_t>(options_.seed), setup.device)) {}
 
   TrainOutcome run();
 
@@ -174,6 +171,7 @@ TrainOutcome StageTrainer::run() {
     const std::int64_t first_step = epoch == progress_.epoch ? progress_.batch / options_.accum : 0;
     loader.start_epoch(epoch, first_step * options_.accum);
     bar.start_epoch(epoch + 1, options_.epochs, steps_per_epoch);
+    reset_peak_memory(setup_.device);
     epoch_loss_sum_ = 0;
     epoch_loss_count_ = 0;
     epoch_problems_ = 0;
@@ -222,7 +220,8 @@ TrainOutcome StageTrainer::run() {
         ++epoch_loss_count_;
       }
       const double lr = head_lr_ * factor;
-      bar.update({s + 1, images_done, epoch_loss_count_ ? epoch_loss_sum_ / epoch_loss_count_ : 0.0, lr, -1.0});
+      bar.update({s + 1, images_done, epoch_loss_count_ ? epoch_loss_sum_ / epoch_loss_count_ : 0.0, lr,
+                  static_cast<double>(peak_memory(setup_.device).allocated)});
       if (progress_.step % 10 == 0 || s + 1 == steps_per_epoch) {
         reporting::MetricsRow row{epoch + 1, progress_.step, seconds_since(start_), {}};
         row.values.emplace_back("train/loss", result.total_loss);
@@ -264,6 +263,11 @@ void StageTrainer::end_epoch(std::int64_t epoch, TrainOutcome& outcome) {
   if (epoch_problems_ > 0) log.warn("epoch {}: {} image(s) could not be loaded and were skipped", epoch + 1, epoch_problems_);
   reporting::MetricsRow row{epoch + 1, progress_.step, 0.0, {}};
   row.values.emplace_back("train/loss", epoch_loss_count_ ? epoch_loss_sum_ / epoch_loss_count_ : 0.0);
+  // The epoch's training peak (CUDA: the caching allocator's; CPU: the process's resident set),
+  // read before validation adds its own.
+  const MemoryPeak peak = peak_memory(setup_.device);
+  row.values.emplace_back("memory/peak_allocated_gib", static_cast<double>(peak.allocated) / (1 << 30));
+  row.values.emplace_back("memory/peak_reserved_gib", static_cast<double>(peak.reserved) / (1 << 30));
 
   // Validate the raw model and its EMA; the better one is "best" material (RF-DETR's rule).
   std::optional<ValidationResult> result;
@@ -276,6 +280,9 @@ void StageTrainer::end_epoch(std::int64_t epoch, TrainOutcome& outcome) {
     v.num_select = setup_.recipe.model.num_select;
     v.device = setup_.device;
     v.threads = setup_.threads;
+    // Validation runs at the training's precision, as RF-DETR evaluates under its autocast.
+    const AmpMode amp = resolve_amp(options_.amp, setup_.device);
+    v.inference.precision = amp == AmpMode::kOff ? "fp32" : to_string(amp);
     result = validate(model_, setup_.dataset, v, ground_truth_);
     if (ema_) {
       ema_->swap_into_model();

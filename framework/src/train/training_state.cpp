@@ -1,8 +1,10 @@
 #include "rtseg/framework/train/training_state.h"
 
 #include <map>
+#include <sstream>
+#include <type_traits>
+#include <utility>
 
-#include <c10/util/string_utils.h>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
@@ -16,9 +18,22 @@ namespace {
 constexpr const char* kProgressKey = "rtseg.progress";
 constexpr int kFormat = 1;
 
-std::string state_key(const torch::Tensor& parameter) {
-  return c10::guts::to_string(parameter.unsafeGetTensorImpl());
+// LibTorch keys an optimizer's per-parameter state by the parameter's TensorImpl: as a string of
+// the pointer up to 1.13, as the pointer itself from 2.0.
+using StateKey = std::decay_t<decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
+
+template <class Key>
+Key key_of(c10::TensorImpl* impl) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream text;  // what c10::guts::to_string wrote
+    text << static_cast<void*>(impl);
+    return text.str();
+  } else {
+    return impl;
+  }
 }
+
+StateKey state_key(const torch::Tensor& parameter) { return key_of<StateKey>(parameter.unsafeGetTensorImpl()); }
 
 std::string moment_name(std::size_t group, std::size_t index, const char* what) {
   return "optim." + std::to_string(group) + "." + std::to_string(index) + "." + what;

@@ -39,6 +39,7 @@ ValidationResult validate(Model& model, const std::shared_ptr<const sdk::Dataset
 
   const bool was_training = model.is_training();
   torch::NoGradGuard no_grad;
+  InferenceSession session(model, options.inference);
   ValidationResult result;
   PostprocessOptions post;
   post.num_select = options.num_select;
@@ -53,7 +54,7 @@ ValidationResult validate(Model& model, const std::shared_ptr<const sdk::Dataset
       sizes.push_back({targets.record.height, targets.record.width});
       ids.push_back(targets.record.id);
     }
-    const Prediction prediction = model.predict(batch->images.to(options.device), batch->padding_mask.to(options.device));
+    const Prediction prediction = session.run(batch->images, batch->padding_mask);
     for (ImageDetections& image : postprocess(prediction, sizes, post, ids)) {
       for (Detection& detection : image) {
         // The decoder has one logit more than the dataset has classes (RF-DETR's layout); a

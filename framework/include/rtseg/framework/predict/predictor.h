@@ -9,6 +9,7 @@
 #include <torch/types.h>
 
 #include "rtseg/framework/model.h"
+#include "rtseg/framework/predict/inference_session.h"
 #include "rtseg/framework/predict/overlay.h"
 #include "rtseg/framework/predict/postprocess.h"
 #include "rtseg/sdk/components/dataset.h"
@@ -29,6 +30,7 @@ struct PredictOptions {
   std::int64_t num_select = 300;  ///< top-k before the confidence cut (RF-DETR's num_select)
   /// COCO category id per class index for predictions.json; empty: the class index itself.
   std::vector<std::int64_t> category_ids;
+  InferenceOptions inference;  ///< precision and CUDA graph replay
   OverlayStyle style;     ///< how the pictures look
   int jpeg_quality = 90;  ///< for pictures written as JPEG
 };

@@ -11,6 +11,10 @@
 #include "rtseg/framework/runtime.h"
 #include "rtseg/framework/train/trainer.h"
 
+namespace spdlog {
+class logger;
+}
+
 namespace rtseg::framework::train {
 
 struct PipelineOptions {
@@ -45,6 +49,11 @@ struct LoadedRun {
 };
 LoadedRun load_run(Runtime& runtime, const std::filesystem::path& run, const std::string& weights,
                    const std::string& device, const std::vector<Override>& overrides = {});
+
+/// Freezes a stage's `freeze` entries (components "backbone", "decoder", "seg_head" or parameter-name
+/// prefixes); with backbone and decoder frozen under a mask head the detector runs without
+/// autograd. Throws sdk::ConfigError for an entry that matches nothing.
+void apply_freeze(Model& model, const std::vector<std::string>& freeze, spdlog::logger& log);
 
 /// "auto" -> CUDA when available, else CPU; otherwise parsed ("cpu", "cuda", "cuda:1").
 torch::Device resolve_device(const std::string& setting);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -53,7 +54,17 @@ class TrainStep {
   StepResult run(std::vector<Batch>& micro_batches, std::int64_t size, double lr_factor,
                  at::Generator& generator);
 
+  /// Called at the end of each phase of a step -- "forward", "loss", "backward" (per
+  /// micro-batch) and "optimizer" (clipping, AdamW, EMA) -- so that a profiler can read the
+  /// device's peak memory per phase (bench/train_step). Training leaves it unset.
+  void set_phase_observer(std::function<void(const char* phase)> observer) { observer_ = std::move(observer); }
+
  private:
+  void observe(const char* phase) const {
+    if (observer_) observer_(phase);
+  }
+
+  std::function<void(const char*)> observer_;
   Parts parts_;
   AmpMode amp_;
   double clip_max_norm_;

@@ -10,6 +10,7 @@
 #include "rtseg/framework/eval/coco_evaluator.h"
 #include "rtseg/framework/eval/ground_truth.h"
 #include "rtseg/framework/model.h"
+#include "rtseg/framework/predict/inference_session.h"
 #include "rtseg/sdk/components/dataset.h"
 
 namespace rtseg::framework::train {
@@ -22,6 +23,7 @@ struct ValidationOptions {
   std::int64_t workers = 0;
   std::int64_t threads = 1;   ///< for the COCO evaluation
   torch::Device device = torch::kCPU;
+  InferenceOptions inference;  ///< precision and CUDA graph replay of the forward passes
 };
 
 /// COCO box (and, for segmentation models, mask) metrics of a model on a dataset split.

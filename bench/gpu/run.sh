@@ -1,0 +1,97 @@
+#!/bin/bash
+# Every GPU figure of rtseg in one go, on a GPU machine without network access
+# (../shared/device/README.md), from the project's root:
+#
+#   bash bench/gpu/run.sh [RESULTS_DIR]        # default: $OUT, else ./gpu-results
+#
+# Needs .devdeps/ (made here by `bash ../shared/device/pack-deps.sh`) and, for the full-size parity
+# check, .gpucarry/ holding rfdetr_reference.py and RF-DETR's `rfdetr/` package (both git-ignored).
+# Builds against the machine's CUDA LibTorch, then writes into RESULTS_DIR:
+#   env.txt        GPU, versions, and the time each phase took
+#   build.log      the build
+#   reference.log  RF-DETR's own model run on the same weights and input (nano at 384, det + seg)
+#   parity.txt     rtseg vs RF-DETR, every output, fp32 on the CPU (acceptance: <= 1e-4)
+#   bench.txt      training-step and inference tables
+#   bench.json     the same, as JSON (rtseg_bench_train_step / rtseg_bench_infer cases)
+#   train.log      the quickstart pipeline trained on the GPU with AMP
+set -u
+results=${1:-${OUT:-gpu-results}}
+mkdir -p "$results"
+json=/tmp/rtseg-gpu-json
+rm -rf "$json" && mkdir -p "$json"
+start=$SECONDS
+stamp() { echo "[$((SECONDS - start)) s] $*" >> "$results/env.txt"; }
+
+source .devdeps/setup-gpu.sh > "$results/env.txt" 2>&1
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv >> "$results/env.txt" 2>&1
+
+# RF-DETR's reference outputs on the CPU, built while we compile.
+ref=/tmp/rtseg-rfdetr-ref
+ref_pid=
+if [ -d .gpucarry/rfdetr ]; then
+  (for flavour in det seg; do
+     seg=; [ "$flavour" = seg ] && seg=--seg
+     OMP_NUM_THREADS=4 timeout 300 python3 .gpucarry/rfdetr_reference.py --src .gpucarry --size nano $seg \
+       --device cpu --out "$ref/nano_$flavour"
+   done) > "$results/reference.log" 2>&1 &
+  ref_pid=$!
+fi
+
+stamp configure
+cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DRTSEG_USE_CCACHE=OFF > "$results/build.log" 2>&1
+stamp build
+plugins="coco convnet dinov2 hires_mask lwdetr rfdetr_mask schedulers synthetic_shapes yolo_seg"
+cmake --build build-gpu -j 16 -- -k 0 rtseg rtseg_bench_train_step rtseg_bench_infer parity_tests \
+  $(for p in $plugins; do echo rtseg_plugin_$p; done) >> "$results/build.log" 2>&1
+stamp "built (status $?)"
+bin=build-gpu/bin
+
+if [ -n "$ref_pid" ]; then
+  wait "$ref_pid"
+  stamp "reference outputs written"
+  RTSEG_PARITY_DIRS="$ref/nano_det:$ref/nano_seg" timeout 180 "$bin/parity_tests" \
+    --gtest_filter='RfdetrFullSizeParity.*' > "$results/parity.txt" 2>&1
+  stamp "parity checked"
+fi
+
+steps="$bin/rtseg_bench_train_step --device cuda --steps 8 --warmup 3"
+infer="$bin/rtseg_bench_infer --device cuda --runs 30 --warmup 5"
+{
+  echo "== training step, nano segmentation (single stage), bf16"
+  timeout 120 $steps --size nano --batch 1,2,4,8,16 --json "$json/steps_nano_seg.json"
+  echo "== training step, nano detector"
+  timeout 60 $steps --recipe recipes/pipelines/detector_stage1.toml --size nano --batch 1,8 --json "$json/steps_nano_det.json"
+  echo "== training step, nano segmentation, gradient checkpointing / fp16 / stage 2"
+  timeout 60 $steps --size nano --batch 8 --checkpointing --json "$json/steps_nano_ckpt.json"
+  timeout 60 $steps --size nano --batch 1 --amp fp16 --json "$json/steps_nano_fp16.json"
+  timeout 60 $steps --recipe recipes/pipelines/seg_stage2.toml --size nano --batch 1,8 --json "$json/steps_nano_stage2.json"
+  echo "== inference, nano"
+  timeout 120 $infer --size nano --precision fp32,bf16,fp16 --graph 0,1 --json "$json/infer_nano.json"
+} > "$results/bench.txt" 2>&1
+stamp "nano benchmarks"
+
+# The quickstart pipeline on the GPU (AMP auto = bf16): the engine end to end, with validation.
+timeout 150 "$bin/rtseg" run recipes/quickstart.toml --set train.device=\"cuda\" --set train.output_dir=\"/tmp/rtseg-runs\" \
+  > "$results/train.log" 2>&1
+stamp "quickstart on the GPU (status $?)"
+
+{
+  echo "== resolution sweep, nano segmentation, batch 1"
+  timeout 60 $steps --size nano --batch 1 --resolution 256,320,512,640 --json "$json/steps_nano_res.json"
+  echo "== other sizes"
+  timeout 150 $steps --size small,base,medium,large --batch 1,4 --json "$json/steps_sizes.json"
+  timeout 120 $infer --size small,base,medium,large --precision bf16 --graph 0,1 --json "$json/infer_sizes.json"
+} >> "$results/bench.txt" 2>&1
+stamp "other sizes"
+
+python3 - "$json" "$results/bench.json" <<'PY'
+import glob, json, os, sys
+merged = {}
+for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.json"))):
+    try:
+        merged[os.path.basename(path)[:-5]] = json.load(open(path))
+    except Exception as error:
+        merged[os.path.basename(path)[:-5]] = {"error": str(error)}
+json.dump(merged, open(sys.argv[2], "w"), indent=1)
+PY
+stamp done

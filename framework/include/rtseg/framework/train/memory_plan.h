@@ -1,0 +1,62 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "rtseg/framework/train/step_probe.h"
+
+/// The memory planner behind `rtseg plan` and `rtseg train --batch auto`: measures real training
+/// steps at a few small batches and two resolutions, fits peak = fixed + per_image x batch x
+/// (resolution / r0)^exponent, and picks the largest batch that fits a budget.
+namespace rtseg::framework::train {
+
+/// The fitted model of a stage's peak memory.
+struct MemoryFit {
+  double fixed_bytes = 0;      ///< weights, optimizer state, EMA, workspaces (and, on the CPU, the process)
+  double per_image_bytes = 0;  ///< activations of one image at `resolution`
+  double exponent = 2;         ///< how per-image memory grows with the side (2: with the pixel count)
+  std::int64_t resolution = 0;
+
+  double predict(std::int64_t batch, std::int64_t side) const;
+};
+
+/// One measured point.
+struct MemorySample {
+  std::int64_t batch = 0;
+  std::int64_t resolution = 0;
+  std::int64_t peak_bytes = 0;  ///< peak allocated over the probe's steps
+  double step_ms = 0;
+};
+
+/// Fits the samples: a least-squares line over batch at the main resolution (the one with the
+/// most samples), then the exponent from the samples at other resolutions (2 when there are
+/// none). Throws sdk::Error with fewer than two batch sizes at the main resolution.
+MemoryFit fit_memory(const std::vector<MemorySample>& samples);
+
+struct PlanOptions {
+  std::int64_t resolution = 0;        ///< the largest training size (multi-scale: the largest scale)
+  std::int64_t size_divisibility = 1;  ///< resolutions tried are multiples of this
+  std::int64_t budget_bytes = 0;      ///< 0: none (only the table)
+  double headroom = 0.10;             ///< fraction of the budget kept free (fragmentation, spikes)
+  std::int64_t effective_batch = 1;   ///< the recipe's batch x accum, kept by the recommendation
+  std::vector<std::int64_t> measure_batches = {1, 2};
+  /// A second resolution measured for the exponent (0: about 3/4 of `resolution`; negative: none).
+  std::int64_t second_resolution = 0;
+};
+
+struct Plan {
+  std::vector<MemorySample> measured;
+  MemoryFit fit;
+  std::int64_t batch = 0;  ///< the recommendation: the largest batch that fits (0: none fits)
+  std::int64_t accum = 1;  ///< ceil(effective batch / batch)
+  bool fits_at_batch_1 = true;
+};
+
+/// Measures with `measure(batch, resolution)` (a probe_train_step in practice; tests may fake
+/// it) and plans. A measurement that runs out of memory ends the series at that batch.
+Plan make_plan(const PlanOptions& options,
+               const std::function<MemorySample(std::int64_t batch, std::int64_t resolution)>& measure);
+
+}  // namespace rtseg::framework::train

@@ -1,0 +1,103 @@
+#include "rtseg/framework/train/memory_plan.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "rtseg/sdk/errors.h"
+
+namespace rtseg::framework::train {
+namespace {
+
+// Batches the recommendation considers (beyond these, memory is rarely the limit).
+constexpr std::int64_t kLargestBatch = 256;
+
+}  // namespace
+
+double MemoryFit::predict(std::int64_t batch, std::int64_t side) const {
+  const double scale = resolution > 0 ? std::pow(static_cast<double>(side) / static_cast<double>(resolution), exponent) : 1;
+  return fixed_bytes + per_image_bytes * static_cast<double>(batch) * scale;
+}
+
+MemoryFit fit_memory(const std::vector<MemorySample>& samples) {
+  std::map<std::int64_t, std::vector<const MemorySample*>> by_resolution;
+  for (const MemorySample& sample : samples) by_resolution[sample.resolution].push_back(&sample);
+  const auto main = std::max_element(by_resolution.begin(), by_resolution.end(), [](const auto& a, const auto& b) {
+    return a.second.size() < b.second.size();
+  });
+  if (main == by_resolution.end() || main->second.size() < 2) {
+    throw sdk::Error("memory plan: at least two batch sizes must be measured at one resolution");
+  }
+  // Least squares of peak over batch.
+  double n = 0, sb = 0, sp = 0, sbb = 0, sbp = 0;
+  for (const MemorySample* s : main->second) {
+    const double b = static_cast<double>(s->batch), p = static_cast<double>(s->peak_bytes);
+    n += 1, sb += b, sp += p, sbb += b * b, sbp += b * p;
+  }
+  const double denominator = n * sbb - sb * sb;
+  if (denominator <= 0) throw sdk::Error("memory plan: the measured batch sizes must differ");
+  MemoryFit fit;
+  fit.resolution = main->first;
+  fit.per_image_bytes = std::max(0.0, (n * sbp - sb * sp) / denominator);
+  fit.fixed_bytes = (sp - fit.per_image_bytes * sb) / n;
+
+  // Exponent: per-image memory at another side relative to the main one, averaged over samples.
+  double exponents = 0;
+  int count = 0;
+  for (const auto& [side, points] : by_resolution) {
+    if (side == main->first || fit.per_image_bytes <= 0) continue;
+    for (const MemorySample* s : points) {
+      const double per_image = (static_cast<double>(s->peak_bytes) - fit.fixed_bytes) / static_cast<double>(s->batch);
+      if (per_image <= 0) continue;
+      exponents += std::log(per_image / fit.per_image_bytes) / std::log(static_cast<double>(side) / main->first);
+      ++count;
+    }
+  }
+  if (count > 0) fit.exponent = std::clamp(exponents / count, 1.0, 3.0);
+  return fit;
+}
+
+Plan make_plan(const PlanOptions& options,
+               const std::function<MemorySample(std::int64_t batch, std::int64_t resolution)>& measure) {
+  Plan plan;
+  for (const std::int64_t batch : options.measure_batches) {
+    const MemorySample sample = measure(batch, options.resolution);
+    if (sample.peak_bytes <= 0) break;  // out of memory: larger batches will not fit either
+    plan.measured.push_back(sample);
+  }
+  if (plan.measured.empty()) {
+    plan.fits_at_batch_1 = false;
+    return plan;
+  }
+  if (plan.measured.size() < 2) {  // batch 2 did not fit: nothing to extrapolate from
+    plan.fits_at_batch_1 = options.budget_bytes <= 0 || plan.measured.front().peak_bytes <= options.budget_bytes;
+    plan.batch = plan.fits_at_batch_1 ? 1 : 0;
+    plan.accum = std::max<std::int64_t>(1, options.effective_batch);
+    return plan;
+  }
+  std::int64_t second = options.second_resolution;
+  if (second == 0) {
+    const std::int64_t d = std::max<std::int64_t>(1, options.size_divisibility);
+    second = std::max(d, (options.resolution * 3 / 4) / d * d);
+  }
+  if (second > 0 && second != options.resolution) {
+    const MemorySample sample = measure(plan.measured.back().batch, second);
+    if (sample.peak_bytes > 0) plan.measured.push_back(sample);
+  }
+  plan.fit = fit_memory(plan.measured);
+
+  if (options.budget_bytes <= 0) return plan;
+  const double usable = static_cast<double>(options.budget_bytes) * (1.0 - options.headroom);
+  for (std::int64_t batch = 1; batch <= kLargestBatch; ++batch) {
+    if (plan.fit.predict(batch, options.resolution) > usable) break;
+    plan.batch = batch;
+    if (batch >= options.effective_batch) break;  // no need to go beyond the recipe's batch
+  }
+  plan.fits_at_batch_1 = plan.batch >= 1;
+  if (plan.batch >= 1) {
+    plan.accum = (options.effective_batch + plan.batch - 1) / plan.batch;
+  }
+  return plan;
+}
+
+}  // namespace rtseg::framework::train
