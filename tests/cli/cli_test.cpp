@@ -149,6 +149,25 @@ TEST(Cli, UsageErrorsExitWithTwo) {
   EXPECT_THAT(bad_level.err, HasSubstr("unknown log level 'loud'"));
 }
 
+// rtseg plan on the quickstart's detector stage (CPU): measured lines, the table, and a
+// recommendation that keeps the effective batch; a malformed budget names the flag.
+TEST(Cli, PlanMeasuresFitsAndRecommendsABatch) {
+  const std::string recipe = (kSource / "recipes/quickstart.toml").string();
+  const CommandResult plan = rtseg("--log-level off plan --recipe " + recipe + " --stage detector --budget 8GiB --json");
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  const auto json = nlohmann::json::parse(plan.out);
+  EXPECT_EQ(json["stage"], "detector");
+  EXPECT_EQ(json["measured"].size(), 3u);  // batch 1 and 2 at the training size, batch 2 smaller
+  EXPECT_GT(json["fit"]["per_image_gib"].get<double>(), 0);
+  EXPECT_EQ(json["recommended"]["batch"].get<int>() * json["recommended"]["accum"].get<int>(),
+            json["effective_batch"].get<int>());
+  EXPECT_THAT(json["command"].get<std::string>(), HasSubstr("rtseg train --recipe"));
+
+  const CommandResult bad = rtseg("plan --recipe " + recipe + " --budget lots");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--budget \"lots\": expected a size such as 4GiB"));
+}
+
 TEST(Cli, VersionPrintsAbiAndFingerprint) {
   const CommandResult result = rtseg("version");
   ASSERT_EQ(result.exit_code, 0);
