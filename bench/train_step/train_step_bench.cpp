@@ -159,12 +159,15 @@ int main(int argc, char** argv) {
                           {"peak", peak_json(r.peak)}, {"held", peak_json(r.held)},
                           {"parameter_groups", r.parameter_groups}, {"trainable_parameters", r.trainable_parameters}});
             std::string phases;
+            for (const auto& [phase, ms] : r.phase_ms) entry["phase_ms"][phase] = ms;
             for (const auto& [phase, peak] : r.phases) {
               entry["phases"][phase] = peak_json(peak);
               char text[48];
               std::snprintf(text, sizeof text, "%s%s %.2f", phases.empty() ? "" : ", ", phase.c_str(), peak.allocated / kGiB);
               phases += text;
             }
+            phases += "; ms:";
+            for (const auto& [phase, ms] : r.phase_ms) phases += " " + phase + " " + std::to_string(static_cast<int>(ms));
             const auto it = references().find({flow, checked.model.size, r.resolution, batch});
             std::string ref_ms = "-", ref_gib = "-";
             if (it != references().end() && !r.gradient_checkpointing) {

@@ -8,7 +8,10 @@
 #include <ATen/ops/empty.h>
 #include <torch/cuda.h>
 
+#include <unistd.h>
+
 #if RTSEG_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAFunctions.h>
 #endif
@@ -76,6 +79,21 @@ std::int64_t current_memory(const c10::Device& device) {
   }
 #endif
   return proc_status_bytes("VmRSS:");
+}
+
+std::int64_t total_memory(const c10::Device& device) {
+#if RTSEG_WITH_CUDA
+  if (device.is_cuda()) return static_cast<std::int64_t>(at::cuda::getDeviceProperties(cuda_index(device))->totalGlobalMem);
+#endif
+  return static_cast<std::int64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<std::int64_t>(sysconf(_SC_PAGE_SIZE));
+}
+
+void release_cached_memory(const c10::Device& device) {
+#if RTSEG_WITH_CUDA
+  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::emptyCache();
+#else
+  (void)device;
+#endif
 }
 
 void synchronize(const c10::Device& device) {

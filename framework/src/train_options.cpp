@@ -1,5 +1,8 @@
 #include "rtseg/framework/train_options.h"
 
+#include "rtseg/framework/memory_size.h"
+#include "rtseg/sdk/errors.h"
+
 namespace rtseg::framework {
 namespace {
 
@@ -47,6 +50,11 @@ TrainOptions train_options_from(sdk::ConfigReader& reader) {
                        "images per forward/backward pass; memory grows linearly with it");
   o.accum = reader.get("accum", o.accum,
                        "micro-batches per optimizer step; effective batch = batch x accum");
+  o.auto_batch = reader.get("auto_batch", o.auto_batch,
+                            "measure memory at start-up and choose the largest batch that fits (accum keeps "
+                            "batch x accum)");
+  o.memory_budget = reader.get("memory_budget", o.memory_budget,
+                               "memory auto_batch fits, e.g. \"4GiB\" (empty: the device's total)");
   o.multi_scale = reader.get("multi_scale", o.multi_scale,
                              "train each optimizer step at a random square size around resolution");
   o.expanded_scales = reader.get("expanded_scales", o.expanded_scales,
@@ -91,6 +99,13 @@ TrainOptions train_options_from(sdk::ConfigReader& reader) {
 
   reader.check(o.batch >= 1, "batch", "must be at least 1.");
   reader.check(o.accum >= 1, "accum", "must be at least 1.");
+  if (!o.memory_budget.empty()) {
+    try {
+      parse_memory_size(o.memory_budget);
+    } catch (const sdk::Error& error) {
+      reader.fail("memory_budget", error.what());
+    }
+  }
   reader.check(o.workers >= 0, "workers", "must not be negative.");
   reader.check(o.epochs >= 1, "epochs", "must be at least 1.");
   reader.check(o.max_steps >= 0, "max_steps", "must not be negative (0: no limit).");

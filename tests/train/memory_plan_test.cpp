@@ -7,6 +7,8 @@
 #include <torch/torch.h>
 
 #include "rtseg/framework/recipe.h"
+#include "rtseg/framework/recipe_loader.h"
+#include "rtseg/framework/train/pipeline.h"
 #include "rtseg/sdk/errors.h"
 #include "test_support.h"
 #include "train/train_test_support.h"
@@ -44,8 +46,8 @@ TEST(MemoryPlan, PicksTheLargestBatchUnderTheBudgetAndKeepsTheEffectiveBatch) {
     asked.emplace_back(batch, side);
     return fake_device(batch, side);
   });
-  // 90 % of 4 GiB = 3.6 GiB = 1 + 0.5 x 5.2: batch 5, accum 2 keeps 8 (10 images per step).
-  EXPECT_EQ(plan.batch, 5);
+  // 90 % of 4 GiB = 3.6 GiB = 1 + 0.5 x 5.2: batch 5 fits; 4 x 2 keeps the effective 8 exactly.
+  EXPECT_EQ(plan.batch, 4);
   EXPECT_EQ(plan.accum, 2);
   EXPECT_TRUE(plan.fits_at_batch_1);
   EXPECT_THAT(asked, ::testing::ElementsAre(std::make_pair(1, 384), std::make_pair(2, 384), std::make_pair(2, 288)));
@@ -102,6 +104,60 @@ TEST(MemoryPlan, PredictsAnUnmeasuredBatchOfARealModelWithin15Percent) {
   const double predicted = plan.fit.predict(6, 96);
   EXPECT_NEAR(predicted / static_cast<double>(actual.peak_bytes), 1.0, 0.15)
       << "predicted " << predicted << " bytes, measured " << actual.peak_bytes;
+}
+
+}  // namespace
+}  // namespace rtseg::framework::train
+
+namespace rtseg::framework::train {
+namespace {
+
+// --batch auto: the batch chosen for a budget, measured, stays under the budget; and a pipeline
+// with train.auto_batch records its choice (effective batch kept) in the run's recipe.toml.
+class AutoBatch : public ::testing::Test {
+ protected:
+  void SetUp() override { torch::set_num_threads(1); }
+
+  Stage stage(const std::string& extra = "") {
+    LoadedRecipe recipe = rtseg::testing::loaded(rtseg::testing::tiny_recipe(dir_.path(), extra, true));
+    apply_overrides(recipe.document, {{"train.batch", "4", ""}, {"train.accum", "2", ""}});
+    return expand_stages(recipe).back();
+  }
+
+  rtseg::testing::TempDir dir_;
+  std::unique_ptr<Runtime> runtime_ = rtseg::testing::make_test_runtime();
+};
+
+TEST_F(AutoBatch, TheChosenBatchsMeasuredPeakStaysUnderTheBudget) {
+  const Stage tiny = stage();
+  const CheckedRecipe recipe = check_recipe(tiny.document, runtime_->registry());
+  const Plan unlimited = plan_stage(runtime_->registry(), tiny, recipe, torch::kCPU, 0);
+  ASSERT_GE(unlimited.measured.size(), 2u);
+  // A budget whose usable part (90 %) holds about 4.5 images: batch 4 (divides the effective 8).
+  const auto budget = static_cast<std::int64_t>(
+      (unlimited.fit.fixed_bytes + 4.5 * unlimited.fit.per_image_bytes) / 0.9);
+  const Plan plan = plan_stage(runtime_->registry(), tiny, recipe, torch::kCPU, budget);
+  ASSERT_GE(plan.batch, 1);
+  EXPECT_EQ(plan.batch * plan.accum, 8);
+  ProbeSettings settings;
+  settings.batch = plan.batch;
+  settings.warmup_steps = 1;
+  settings.timed_steps = 2;
+  const ProbeResult measured = probe_train_step(runtime_->registry(), tiny, recipe, torch::kCPU, settings);
+  EXPECT_LE(measured.peak.allocated, budget) << "batch " << plan.batch;
+}
+
+TEST_F(AutoBatch, APipelineRecordsItsChoiceInTheRunsRecipe) {
+  LoadedRecipe recipe = rtseg::testing::loaded(rtseg::testing::tiny_recipe(dir_.path(), "", true));
+  apply_overrides(recipe.document, {{"train.batch", "2", ""}, {"train.accum", "2", ""}, {"train.epochs", "1", ""},
+                                    {"train.max_steps", "1", ""}, {"train.auto_batch", "true", ""},
+                                    {"train.memory_budget", "\"64GiB\"", ""}});
+  const auto stages = run_pipeline(*runtime_, recipe, PipelineOptions{});
+  ASSERT_EQ(stages.size(), 1u);
+  const auto saved = RecipeDocument::parse_file(stages[0].run / "recipe.toml", "recipe.toml");
+  EXPECT_EQ(saved.root().at_path("train.batch").value<std::int64_t>(), 4);  // the whole effective batch fits
+  EXPECT_EQ(saved.root().at_path("train.accum").value<std::int64_t>(), 1);
+  EXPECT_EQ(saved.root().at_path("train.auto_batch").value<bool>(), false);
 }
 
 }  // namespace

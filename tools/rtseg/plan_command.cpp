@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_context.h"
+#include "rtseg/framework/device_memory.h"
+#include "rtseg/framework/memory_size.h"
 #include "rtseg/framework/model.h"
 #include "rtseg/framework/recipe.h"
 #include "rtseg/framework/sample_transform.h"
@@ -22,32 +24,6 @@ namespace rtseg::cli {
 namespace {
 
 constexpr double kGiB = 1024.0 * 1024 * 1024;
-
-// "4GiB", "4GB", "4G", "512MiB", "512M" or a number of bytes.
-std::int64_t parse_budget(const std::string& text) {
-  std::size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  std::string unit = text.substr(used);
-  std::transform(unit.begin(), unit.end(), unit.begin(), [](unsigned char c) { return std::tolower(c); });
-  double scale = 0;
-  if (unit.empty() || unit == "b") scale = 1;
-  if (unit == "g" || unit == "gb" || unit == "gib") scale = kGiB;
-  if (unit == "m" || unit == "mb" || unit == "mib") scale = 1024.0 * 1024;
-  if (used == 0 || scale == 0 || value <= 0) {
-    throw sdk::ConfigError("--budget \"" + text + "\": expected a size such as 4GiB, 6GB or 512MiB.");
-  }
-  return static_cast<std::int64_t>(value * scale);
-}
-
-bool is_out_of_memory(const std::exception& error) {
-  const std::string what = error.what();
-  return what.find("out of memory") != std::string::npos || what.find("Out of memory") != std::string::npos;
-}
 
 std::string gib(double bytes) {
   char text[32];
@@ -78,41 +54,28 @@ void run_plan(CliContext& context, const PlanCommand& command) {
   const framework::CheckedRecipe recipe = framework::check_recipe(stage->document, registry);
   const torch::Device device = framework::train::resolve_device(command.device.empty() ? recipe.train.device : command.device);
 
-  // The largest size a step sees decides: multi-scale training resizes batches up to it.
+  std::int64_t budget = 0;
+  if (!command.budget.empty()) {
+    try {
+      budget = framework::parse_memory_size(command.budget);
+    } catch (const sdk::ConfigError& error) {
+      throw sdk::ConfigError(std::string("--budget ") + error.what());
+    }
+  }
+  std::cerr << "measuring training steps of stage '" << stage->name << "' on " << device.str() << " ...\n";
+  const framework::train::Plan plan =
+      framework::train::plan_stage(registry, *stage, recipe, device, budget, [](const framework::train::MemorySample& s) {
+        std::cerr << "  batch " << s.batch << " at " << s.resolution << ": "
+                  << (s.peak_bytes > 0 ? gib(static_cast<double>(s.peak_bytes)) + " GiB" : "out of memory") << "\n";
+      });
+  framework::train::PlanOptions options;
+  options.budget_bytes = budget > 0 ? budget : framework::total_memory(device);
+  options.effective_batch = recipe.train.batch * recipe.train.accum;
+  const std::int64_t side = plan.measured.empty() ? recipe.model.resolution : plan.measured.front().resolution;
   sdk::BuildContext build;
   build.logger = context.runtime().logger();
   const std::int64_t divisibility =
       framework::build_model(registry, stage->document, recipe, build)->backbone().size_divisibility();
-  std::int64_t side = recipe.model.resolution;
-  if (recipe.train.multi_scale) {
-    const auto sizes = framework::multi_scale_sizes(side, recipe.train.expanded_scales, divisibility, 1);
-    if (!sizes.empty()) side = sizes.back();
-  }
-
-  framework::train::PlanOptions options;
-  options.resolution = side;
-  options.size_divisibility = divisibility;
-  options.budget_bytes = command.budget.empty() ? 0 : parse_budget(command.budget);
-  options.effective_batch = recipe.train.batch * recipe.train.accum;
-  std::cerr << "measuring training steps of stage '" << stage->name << "' on " << device.str() << " ...\n";
-  const framework::train::Plan plan = framework::train::make_plan(options, [&](std::int64_t batch, std::int64_t res) {
-    framework::train::ProbeSettings settings;
-    settings.batch = batch;
-    settings.resolution = res;
-    settings.warmup_steps = 1;
-    settings.timed_steps = 2;
-    framework::train::MemorySample sample{batch, res, 0, 0};
-    try {
-      const auto result = framework::train::probe_train_step(registry, *stage, recipe, device, settings);
-      sample.peak_bytes = result.peak.allocated;
-      sample.step_ms = result.step_ms;
-    } catch (const std::exception& error) {
-      if (!is_out_of_memory(error)) throw;
-    }
-    std::cerr << "  batch " << batch << " at " << res << ": "
-              << (sample.peak_bytes > 0 ? gib(static_cast<double>(sample.peak_bytes)) + " GiB" : "out of memory") << "\n";
-    return sample;
-  });
 
   // The table: batch x resolution, the recipe's side in the middle.
   std::vector<std::int64_t> sides;
@@ -177,7 +140,8 @@ void run_plan(CliContext& context, const PlanCommand& command) {
     }
   }
   if (options.budget_bytes > 0) {
-    std::cout << "\nbudget " << gib(static_cast<double>(options.budget_bytes)) << " GiB: ";
+    std::cout << "\nbudget " << gib(static_cast<double>(options.budget_bytes)) << " GiB"
+              << (budget > 0 ? "" : " (the device's total memory)") << ": ";
     if (plan.batch > 0) {
       std::cout << "batch " << plan.batch << " x accum " << plan.accum << " keeps the effective batch of "
                 << options.effective_batch << "\n  " << line.str() << "\n";

@@ -13,7 +13,8 @@ namespace {
 
 // The seed's command-line knobs, each a recipe value.
 struct TrainFlags {
-  std::optional<std::int64_t> batch, accum, resolution, workers, multi_scale, num_queries, epochs, max_steps,
+  std::optional<std::string> batch, budget;
+  std::optional<std::int64_t> accum, resolution, workers, multi_scale, num_queries, epochs, max_steps,
       threads, seed;
   std::optional<std::string> data, device, amp, output_dir;
   bool tensorboard = false;
@@ -21,7 +22,16 @@ struct TrainFlags {
   bool gradient_checkpointing = false;
 
   void add_to(CLI::App& command) {
-    command.add_option("--batch", batch, "Images per forward/backward pass (train.batch)");
+    command.add_option("--batch", batch,
+                       "Images per forward/backward pass (train.batch), or auto: the largest that fits the "
+                       "memory budget, accum keeping batch x accum (train.auto_batch)")
+        ->check([](const std::string& text) -> std::string {
+          if (text == "auto") return {};
+          const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+          return digits && std::stoll(text) >= 1 ? std::string() : "expected a positive number or auto";
+        });
+    command.add_option("--budget", budget, "Memory --batch auto fits, e.g. 4GiB (default: the device's total)")
+        ->type_name("SIZE");
     command.add_option("--accum", accum, "Gradient accumulation steps; effective batch = batch x accum (train.accum)");
     command.add_option("--resolution", resolution, "Square training size in pixels (model.resolution)");
     command.add_option("--workers", workers, "Data-loading threads (train.workers)");
@@ -51,7 +61,9 @@ struct TrainFlags {
     auto number = [&](const char* key, const std::optional<std::int64_t>& value, const char* flag) {
       if (value) add(key, std::to_string(*value), flag);
     };
-    number("train.batch", batch, "--batch");
+    if (batch && *batch == "auto") add("train.auto_batch", "true", "--batch auto");
+    if (batch && *batch != "auto") add("train.batch", *batch, "--batch");
+    if (budget) add("train.memory_budget", "\"" + *budget + "\"", "--budget");
     number("train.accum", accum, "--accum");
     number("model.resolution", resolution, "--resolution");
     number("train.workers", workers, "--workers");

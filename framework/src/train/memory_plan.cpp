@@ -4,6 +4,13 @@
 #include <cmath>
 #include <map>
 
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "rtseg/framework/device_memory.h"
+#include "rtseg/framework/model.h"
+#include "rtseg/framework/sample_transform.h"
+#include "rtseg/framework/train/oom_advice.h"
 #include "rtseg/sdk/errors.h"
 
 namespace rtseg::framework::train {
@@ -93,11 +100,47 @@ Plan make_plan(const PlanOptions& options,
     plan.batch = batch;
     if (batch >= options.effective_batch) break;  // no need to go beyond the recipe's batch
   }
+  // The largest batch that fits and divides the effective batch, so batch x accum stays exact.
+  while (plan.batch > 1 && options.effective_batch % plan.batch != 0) --plan.batch;
   plan.fits_at_batch_1 = plan.batch >= 1;
-  if (plan.batch >= 1) {
-    plan.accum = (options.effective_batch + plan.batch - 1) / plan.batch;
-  }
+  if (plan.batch >= 1) plan.accum = std::max<std::int64_t>(1, options.effective_batch / plan.batch);
   return plan;
+}
+
+Plan plan_stage(const Registry& registry, const Stage& stage, const CheckedRecipe& recipe,
+                const c10::Device& device, std::int64_t budget_bytes,
+                const std::function<void(const MemorySample&)>& on_sample) {
+  // The backbone's size divisibility decides the multi-scale sizes; a CPU build is cheap.
+  sdk::BuildContext context;
+  context.logger = std::make_shared<spdlog::logger>("plan", std::make_shared<spdlog::sinks::null_sink_mt>());
+  const std::int64_t divisibility = build_model(registry, stage.document, recipe, context)->backbone().size_divisibility();
+  PlanOptions options;
+  options.resolution = recipe.model.resolution;
+  if (recipe.train.multi_scale) {
+    const auto sizes = multi_scale_sizes(options.resolution, recipe.train.expanded_scales, divisibility, 1);
+    if (!sizes.empty()) options.resolution = sizes.back();
+  }
+  options.size_divisibility = divisibility;
+  options.budget_bytes = budget_bytes > 0 ? budget_bytes : total_memory(device);
+  options.effective_batch = recipe.train.batch * recipe.train.accum;
+  return make_plan(options, [&](std::int64_t batch, std::int64_t side) {
+    ProbeSettings settings;
+    settings.batch = batch;
+    settings.resolution = side;
+    settings.warmup_steps = 1;
+    settings.timed_steps = 2;
+    MemorySample sample{batch, side, 0, 0};
+    try {
+      const ProbeResult result = probe_train_step(registry, stage, recipe, device, settings);
+      sample.peak_bytes = result.peak.allocated;
+      sample.step_ms = result.step_ms;
+    } catch (const std::exception& error) {
+      if (!is_out_of_memory(error.what())) throw;
+    }
+    release_cached_memory(device);
+    if (on_sample) on_sample(sample);
+    return sample;
+  });
 }
 
 }  // namespace rtseg::framework::train

@@ -8,7 +8,9 @@
 #include <torch/torch.h>
 
 #include "rtseg/sdk/atomic_file.h"
+#include "rtseg/framework/memory_size.h"
 #include "rtseg/framework/model.h"
+#include "rtseg/framework/train/memory_plan.h"
 #include "rtseg/framework/recipe_printer.h"
 #include "rtseg/framework/weights.h"
 #include "rtseg/sdk/errors.h"
@@ -50,6 +52,37 @@ void take_classes_from(const sdk::Dataset& dataset, CheckedRecipe& recipe, Recip
   log.info("model.num_classes = {} from the dataset (the recipe says {})", classes, recipe.model.num_classes);
   recipe.model.num_classes = classes;
   apply_overrides(document, {Override{"model.num_classes", std::to_string(classes), ""}});
+}
+
+// train.auto_batch: measure this stage on its device and train with the largest batch that fits
+// the budget, accum keeping batch x accum. The decision is written into the stage's recipe, so
+// the run folder's recipe.toml (and a resume) uses it.
+void choose_batch(const Registry& registry, const Stage& stage, CheckedRecipe& recipe, RecipeDocument& document,
+                  const torch::Device& device, spdlog::logger& log) {
+  const std::int64_t budget = recipe.train.memory_budget.empty() ? 0 : parse_memory_size(recipe.train.memory_budget);
+  Stage measured = stage;
+  measured.document = document;  // with the dataset's class count
+  const Plan plan = plan_stage(registry, measured, recipe, device, budget);
+  const std::int64_t effective = recipe.train.batch * recipe.train.accum;
+  const std::string budget_text =
+      recipe.train.memory_budget.empty() ? device.str() + "'s total memory" : recipe.train.memory_budget;
+  std::string measurements;
+  for (const MemorySample& s : plan.measured) {
+    measurements += (measurements.empty() ? "" : ", ") + std::to_string(s.batch) + " @ " + std::to_string(s.resolution) +
+                    ": " + std::to_string(static_cast<double>(s.peak_bytes) / (1 << 30)).substr(0, 5) + " GiB";
+  }
+  if (plan.batch < 1) {
+    throw sdk::Error("--batch auto: even batch 1 does not fit in " + budget_text + " (measured " + measurements +
+                     "); add --gradient_checkpointing, lower --resolution, or see `rtseg plan`.");
+  }
+  log.info("--batch auto: measured {}; batch {} x accum {} (effective {}) fits {}", measurements, plan.batch,
+           plan.accum, effective, budget_text);
+  recipe.train.batch = plan.batch;
+  recipe.train.accum = plan.accum;
+  recipe.train.auto_batch = false;
+  apply_overrides(document, {Override{"train.batch", std::to_string(plan.batch), "--batch auto"},
+                             Override{"train.accum", std::to_string(plan.accum), "--batch auto"},
+                             Override{"train.auto_batch", "false", "--batch auto"}});
 }
 
 void load_initial_weights(Model& model, const fs::path& file, spdlog::logger& log) {
@@ -109,6 +142,7 @@ StageOutcome run_stage(Runtime& runtime, const Stage& stage, const fs::path& ini
   context.recipe_dir = recipe_dir(document);
   auto dataset = build_component<sdk::Dataset>(runtime.registry(), document, *recipe.dataset, context);
   take_classes_from(*dataset, recipe, document, *logger);
+  if (recipe.train.auto_batch && !resume) choose_batch(runtime.registry(), stage, recipe, document, device, *logger);
   std::shared_ptr<const sdk::Scheduler> scheduler;
   if (recipe.scheduler) scheduler = build_component<sdk::Scheduler>(runtime.registry(), document, *recipe.scheduler, context);
   auto model = build_model(runtime.registry(), document, recipe, context);

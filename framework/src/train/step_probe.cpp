@@ -111,14 +111,23 @@ ProbeResult probe_train_step(const Registry& registry, const Stage& stage, const
 
   bool timing = false;
   std::size_t phase_index = 0;
+  auto phase_start = std::chrono::steady_clock::now();
   step.set_phase_observer([&](const char* phase) {
     if (!timing) return;
+    synchronize(device);
+    const auto now = std::chrono::steady_clock::now();
     const MemoryPeak peak = peak_memory(device);
-    if (phase_index == result.phases.size()) result.phases.emplace_back(phase, MemoryPeak{});
-    auto& slot = result.phases[phase_index++];
+    if (phase_index == result.phases.size()) {
+      result.phases.emplace_back(phase, MemoryPeak{});
+      result.phase_ms.emplace_back(phase, 0.0);
+    }
+    auto& slot = result.phases[phase_index];
     slot.second = slot.second.max(peak);
+    result.phase_ms[phase_index++].second +=
+        std::chrono::duration<double, std::milli>(now - phase_start).count() / static_cast<double>(settings.timed_steps);
     result.peak = result.peak.max(peak);
     reset_peak_memory(device);
+    phase_start = std::chrono::steady_clock::now();
   });
   std::vector<double> step_ms;
   for (std::int64_t s = 0; s < settings.warmup_steps + settings.timed_steps; ++s) {
@@ -128,6 +137,7 @@ ProbeResult probe_train_step(const Registry& registry, const Stage& stage, const
     if (timing) reset_peak_memory(device);
     phase_index = 0;
     const auto start = std::chrono::steady_clock::now();
+    phase_start = start;
     step.run(micro_batches, 0, 1.0, generator);
     synchronize(device);
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();

@@ -29,6 +29,13 @@ MemoryPeak peak_memory(const c10::Device& device);
 /// Bytes in use now (CUDA: allocated by tensors; CPU: resident set).
 std::int64_t current_memory(const c10::Device& device);
 
+/// The device's memory: a GPU's total memory, the machine's physical memory for the CPU.
+std::int64_t total_memory(const c10::Device& device);
+
+/// Returns the CUDA caching allocator's unused cached blocks to the device (a no-op on the
+/// CPU), so that one measurement's cache does not count towards the next's reserved peak.
+void release_cached_memory(const c10::Device& device);
+
 /// Waits for the device's queued work (a no-op on the CPU): for timings and memory reads.
 void synchronize(const c10::Device& device);
 

@@ -34,6 +34,10 @@ struct MatcherOptions {
 struct TrainOptions {
   std::int64_t batch = 4;
   std::int64_t accum = 4;
+  /// Choose batch (and accum, keeping batch x accum) at start-up with the memory planner.
+  bool auto_batch = false;
+  /// The memory auto_batch fits, e.g. "4GiB" (empty: the device's total memory).
+  std::string memory_budget;
   bool multi_scale = true;
   bool expanded_scales = true;
   std::int64_t workers = 2;

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "rtseg/framework/recipe.h"
 #include "rtseg/framework/train/step_probe.h"
 
 /// The memory planner behind `rtseg plan` and `rtseg train --batch auto`: measures real training
@@ -49,8 +50,10 @@ struct PlanOptions {
 struct Plan {
   std::vector<MemorySample> measured;
   MemoryFit fit;
-  std::int64_t batch = 0;  ///< the recommendation: the largest batch that fits (0: none fits)
-  std::int64_t accum = 1;  ///< ceil(effective batch / batch)
+  /// The recommendation: the largest batch that fits and divides the effective batch (0: none
+  /// fits; an effective batch at or under what fits is used whole).
+  std::int64_t batch = 0;
+  std::int64_t accum = 1;  ///< effective batch / batch
   bool fits_at_batch_1 = true;
 };
 
@@ -58,5 +61,13 @@ struct Plan {
 /// it) and plans. A measurement that runs out of memory ends the series at that batch.
 Plan make_plan(const PlanOptions& options,
                const std::function<MemorySample(std::int64_t batch, std::int64_t resolution)>& measure);
+
+/// make_plan for a stage on a device, measured with probe_train_step: at the largest size a step
+/// sees (multi-scale: the largest scale), for `budget_bytes` (0: the device's total memory),
+/// keeping the recipe's batch x accum. Out-of-memory measurements end the series. `on_sample`
+/// sees each measurement as it is made (progress output).
+Plan plan_stage(const Registry& registry, const Stage& stage, const CheckedRecipe& recipe,
+                const c10::Device& device, std::int64_t budget_bytes,
+                const std::function<void(const MemorySample&)>& on_sample = {});
 
 }  // namespace rtseg::framework::train

@@ -43,6 +43,9 @@ struct ProbeResult {
   /// Peak within each phase of a step (forward, loss, backward, optimizer), largest over the
   /// timed steps, in the order the phases run.
   std::vector<std::pair<std::string, MemoryPeak>> phases;
+  /// Mean milliseconds of each phase over the timed steps, same order (the device is
+  /// synchronised at each phase boundary, so GPU phases are timed where their work runs).
+  std::vector<std::pair<std::string, double>> phase_ms;
 };
 
 /// Builds the stage's model on `device` and trains it for warmup + timed steps at the settings'
