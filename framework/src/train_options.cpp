@@ -55,6 +55,9 @@ TrainOptions train_options_from(sdk::ConfigReader& reader) {
                             "batch x accum)");
   o.memory_budget = reader.get("memory_budget", o.memory_budget,
                                "memory auto_batch fits, e.g. \"4GiB\" (empty: the device's total)");
+  o.on_oom = reader.choice("on_oom", o.on_oom, {"stop", "retry"},
+                           "out of memory in a step: stop with advice, or retry with half the batch and twice the "
+                           "accum from the last completed step");
   o.multi_scale = reader.get("multi_scale", o.multi_scale,
                              "train each optimizer step at a random square size around resolution");
   o.expanded_scales = reader.get("expanded_scales", o.expanded_scales,

@@ -13,7 +13,7 @@ namespace {
 
 // The seed's command-line knobs, each a recipe value.
 struct TrainFlags {
-  std::optional<std::string> batch, budget;
+  std::optional<std::string> batch, budget, oom;
   std::optional<std::int64_t> accum, resolution, workers, multi_scale, num_queries, epochs, max_steps,
       threads, seed;
   std::optional<std::string> data, device, amp, output_dir;
@@ -32,6 +32,9 @@ struct TrainFlags {
         });
     command.add_option("--budget", budget, "Memory --batch auto fits, e.g. 4GiB (default: the device's total)")
         ->type_name("SIZE");
+    command.add_option("--oom", oom, "Out of memory in a step: stop (with advice) or retry (half the batch, twice "
+                                     "the accum, from the last completed step) (train.on_oom)")
+        ->check(CLI::IsMember({"stop", "retry"}));
     command.add_option("--accum", accum, "Gradient accumulation steps; effective batch = batch x accum (train.accum)");
     command.add_option("--resolution", resolution, "Square training size in pixels (model.resolution)");
     command.add_option("--workers", workers, "Data-loading threads (train.workers)");
@@ -64,6 +67,7 @@ struct TrainFlags {
     if (batch && *batch == "auto") add("train.auto_batch", "true", "--batch auto");
     if (batch && *batch != "auto") add("train.batch", *batch, "--batch");
     if (budget) add("train.memory_budget", "\"" + *budget + "\"", "--budget");
+    if (oom) add("train.on_oom", "\"" + *oom + "\"", "--oom");
     number("train.accum", accum, "--accum");
     number("model.resolution", resolution, "--resolution");
     number("train.workers", workers, "--workers");

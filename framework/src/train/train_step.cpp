@@ -48,14 +48,18 @@ TrainStep::TrainStep(Parts parts, AmpMode amp, double clip_max_norm, torch::Devi
   }
 }
 
+void TrainStep::drop_gradients() {
+  // Dropped, not zeroed (torch's set_to_none): gradients do not occupy memory through the next
+  // forward pass.
+  for (torch::Tensor& parameter : parameters_) parameter.mutable_grad().reset();
+}
+
 StepResult TrainStep::run(std::vector<Batch>& micro_batches, std::int64_t size, double lr_factor,
                           at::Generator& generator) {
   StepResult result;
   Model& model = *parts_.model;
   model.train();
-  // Gradients are dropped, not zeroed (torch's set_to_none): they do not occupy memory through
-  // the next forward pass.
-  for (torch::Tensor& parameter : parameters_) parameter.mutable_grad().reset();
+  drop_gradients();
   const double share = 1.0 / static_cast<double>(micro_batches.size());
 
   // Detached per-step sums, read once at the end: [total, loss_1, ..., loss_k].

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <iostream>
 #include <random>
+#include <sstream>
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <spdlog/spdlog.h>
@@ -11,6 +12,8 @@
 
 #include "rtseg/framework/criterion/set_criterion.h"
 #include "rtseg/framework/data_loader.h"
+#include "rtseg/framework/recipe_loader.h"
+#include "rtseg/framework/recipe_printer.h"
 #include "rtseg/framework/device_generator.h"
 #include "rtseg/framework/device_memory.h"
 #include "rtseg/framework/eval/coco_report.h"
@@ -28,6 +31,7 @@
 #include "rtseg/framework/train/train_step.h"
 #include "rtseg/framework/train/training_state.h"
 #include "rtseg/framework/weights.h"
+#include "rtseg/sdk/atomic_file.h"
 #include "rtseg/sdk/errors.h"
 #include "rtseg/sdk/image_io.h"
 
@@ -62,11 +66,14 @@ class StageTrainer {
   void save_state(std::int64_t epoch, std::int64_t batch);
   void log_pictures(std::int64_t epoch);
   std::vector<std::string> class_names() const;
+  void record_batch_in_run_recipe() const;
 
   TrainerSetup& setup_;
   const TrainOptions& options_;
   Model& model_;
   at::Generator generator_;
+  std::int64_t batch_ = options_.batch;  // lowered by --oom retry
+  std::int64_t accum_ = options_.accum;
 
   std::vector<ParameterGroup> groups_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
@@ -87,13 +94,13 @@ class StageTrainer {
 LoaderOptions StageTrainer::train_loader_options() const {
   LoaderOptions o;
   o.split = "train";
-  o.batch_size = options_.batch;
+  o.batch_size = batch_;
   o.workers = options_.workers;
   o.seed = static_cast<std::uint64_t>(options_.seed);
   o.masks = model_.seg_head() != nullptr;
   o.pin_memory = setup_.device.is_cuda();
   const std::int64_t images = setup_.dataset->size("train");
-  const std::int64_t per_step = options_.batch * options_.accum;
+  const std::int64_t per_step = batch_ * accum_;
   if (images < kMinBatchesPerEpoch * per_step) o.samples_per_epoch = kMinBatchesPerEpoch * per_step;
   // Multi-scale: images are made at the largest scale; each step resizes its batch (train_step).
   std::int64_t size = setup_.recipe.model.resolution;
@@ -103,6 +110,17 @@ LoaderOptions StageTrainer::train_loader_options() const {
   }
   o.image_size = [size](std::int64_t) { return size; };
   return o;
+}
+
+// After --oom retry changed the batch: the run folder's recipe.toml says what the run now uses,
+// so that --resume, eval and the user see it.
+void StageTrainer::record_batch_in_run_recipe() const {
+  RecipeDocument document = RecipeDocument::parse_file(setup_.run.recipe(), setup_.run.recipe().string());
+  apply_overrides(document, {Override{"train.batch", std::to_string(batch_), "--oom retry"},
+                             Override{"train.accum", std::to_string(accum_), "--oom retry"}});
+  std::ostringstream text;
+  print_recipe(text, document);
+  sdk::write_file_atomically(setup_.run.recipe(), text.str());
 }
 
 std::vector<std::string> StageTrainer::class_names() const {
@@ -144,11 +162,11 @@ TrainOutcome StageTrainer::run() {
   valid_split_ = validation_split(*setup_.dataset);
   if (valid_split_.empty()) log.warn("the dataset has no valid/val/test split: epochs end without validation");
 
-  DataLoader loader(setup_.dataset, train_loader_options());
-  const std::int64_t steps_per_epoch = loader.batches_per_epoch() / options_.accum;
+  auto loader = std::make_unique<DataLoader>(setup_.dataset, train_loader_options());
+  std::int64_t steps_per_epoch = loader->batches_per_epoch() / accum_;
   if (steps_per_epoch < 1) {
-    throw sdk::ConfigError("the train split is smaller than one step (batch " + std::to_string(options_.batch) +
-                           " x accum " + std::to_string(options_.accum) + ").");
+    throw sdk::ConfigError("the train split is smaller than one step (batch " + std::to_string(batch_) +
+                           " x accum " + std::to_string(accum_) + ").");
   }
   sdk::ScheduleLength length{options_.epochs * steps_per_epoch, steps_per_epoch};
   if (options_.max_steps > 0) length.total_steps = std::min(length.total_steps, options_.max_steps);
@@ -158,7 +176,7 @@ TrainOutcome StageTrainer::run() {
                  options_.clip_max_norm, setup_.device);
 
   log.info("training {} epochs x {} steps (batch {} x accum {}), {} parameter groups, amp {}, on {} -> {}",
-           options_.epochs, steps_per_epoch, options_.batch, options_.accum, groups_.size(), to_string(amp),
+           options_.epochs, steps_per_epoch, batch_, accum_, groups_.size(), to_string(amp),
            setup_.device.str(), setup_.run.root().string());
   reporting::ProgressOptions progress_options;
   progress_options.tty = setup_.progress_tty;
@@ -168,8 +186,8 @@ TrainOutcome StageTrainer::run() {
   int non_finite_in_a_row = 0;
 
   for (std::int64_t epoch = progress_.epoch; epoch < options_.epochs; ++epoch) {
-    const std::int64_t first_step = epoch == progress_.epoch ? progress_.batch / options_.accum : 0;
-    loader.start_epoch(epoch, first_step * options_.accum);
+    const std::int64_t first_step = epoch == progress_.epoch ? progress_.batch / accum_ : 0;
+    loader->start_epoch(epoch, first_step * accum_);
     bar.start_epoch(epoch + 1, options_.epochs, steps_per_epoch);
     reset_peak_memory(setup_.device);
     epoch_loss_sum_ = 0;
@@ -178,15 +196,15 @@ TrainOutcome StageTrainer::run() {
     std::int64_t images_done = 0;
     for (std::int64_t s = first_step; s < steps_per_epoch; ++s) {
       std::vector<Batch> micro_batches;
-      for (std::int64_t m = 0; m < options_.accum; ++m) {
-        auto batch = loader.next();
+      for (std::int64_t m = 0; m < accum_; ++m) {
+        auto batch = loader->next();
         if (!batch) break;
         for (const sdk::DataProblem& problem : batch->problems) {
           if (epoch_problems_++ < 3) log.warn("skipped {}: {}", problem.file, problem.reason);
         }
         micro_batches.push_back(std::move(*batch));
       }
-      if (static_cast<std::int64_t>(micro_batches.size()) < options_.accum) break;
+      if (static_cast<std::int64_t>(micro_batches.size()) < accum_) break;
 
       std::int64_t size = 0;
       if (options_.multi_scale && !scales.empty()) {
@@ -200,7 +218,24 @@ TrainOutcome StageTrainer::run() {
         result = step.run(micro_batches, size, factor, generator_);
       } catch (const std::exception& error) {
         if (!is_out_of_memory(error.what())) throw;
-        MemorySettings memory{options_.batch, options_.accum, setup_.recipe.model.resolution,
+        if (options_.on_oom == "retry" && batch_ > 1) {
+          // Continue from the last completed step with half the batch and twice the accumulation:
+          // the same images per step, the same effective batch.
+          micro_batches.clear();
+          step.drop_gradients();
+          release_cached_memory(setup_.device);
+          log.warn("out of memory at batch {}: continuing from step {} with batch {} x accum {} (--oom retry)", batch_,
+                   progress_.step, batch_ / 2, accum_ * 2);
+          batch_ /= 2;
+          accum_ *= 2;
+          record_batch_in_run_recipe();
+          loader = std::make_unique<DataLoader>(setup_.dataset, train_loader_options());
+          steps_per_epoch = loader->batches_per_epoch() / accum_;
+          loader->start_epoch(epoch, s * accum_);
+          --s;
+          continue;
+        }
+        MemorySettings memory{batch_, accum_, setup_.recipe.model.resolution,
                               model_.backbone().size_divisibility(), options_.multi_scale, options_.workers,
                               setup_.recipe.model.num_queries, options_.gradient_checkpointing, options_.amp};
         throw sdk::Error(out_of_memory_advice(memory));
@@ -234,7 +269,7 @@ TrainOutcome StageTrainer::run() {
       if (StopSignal::requested() || limit) {
         bar.clear();
         if (StopSignal::requested()) {
-          save_state(epoch, (s + 1) * options_.accum);
+          save_state(epoch, (s + 1) * accum_);
           log.warn("stopped by signal {}: state saved at epoch {} step {}; continue with --resume {}",
                    StopSignal::requested(), epoch + 1, progress_.step, setup_.run.root().string());
           outcome.interrupted = true;
@@ -276,7 +311,7 @@ void StageTrainer::end_epoch(std::int64_t epoch, TrainOutcome& outcome) {
     ValidationOptions v;
     v.split = valid_split_;
     v.resolution = setup_.recipe.model.resolution;
-    v.batch_size = std::max<std::int64_t>(1, options_.batch);
+    v.batch_size = std::max<std::int64_t>(1, batch_);
     v.num_select = setup_.recipe.model.num_select;
     v.device = setup_.device;
     v.threads = setup_.threads;

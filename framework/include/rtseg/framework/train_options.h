@@ -36,6 +36,8 @@ struct TrainOptions {
   std::int64_t accum = 4;
   /// Choose batch (and accum, keeping batch x accum) at start-up with the memory planner.
   bool auto_batch = false;
+  /// Out of memory in a step: "stop" (with advice) or "retry" (halve batch, double accum, go on).
+  std::string on_oom = "stop";
   /// The memory auto_batch fits, e.g. "4GiB" (empty: the device's total memory).
   std::string memory_budget;
   bool multi_scale = true;

@@ -54,6 +54,9 @@ class TrainStep {
   StepResult run(std::vector<Batch>& micro_batches, std::int64_t size, double lr_factor,
                  at::Generator& generator);
 
+  /// Drops every gradient (after a failed step, so that a retry starts from nothing).
+  void drop_gradients();
+
   /// Called at the end of each phase of a step -- "forward", "loss", "backward" (per
   /// micro-batch) and "optimizer" (clipping, AdamW, EMA) -- so that a profiler can read the
   /// device's peak memory per phase (bench/train_step). Training leaves it unset.
