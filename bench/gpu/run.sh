@@ -78,6 +78,9 @@ stamp "quickstart on the GPU (status $?)"
 {
   echo "== resolution sweep, nano segmentation, batch 1"
   timeout 60 $steps --size nano --batch 1 --resolution 256,320,512,640 --json "$json/steps_nano_res.json"
+  echo "== memory knobs, nano 384 (docs/memory.md)"
+  RTSEG_BENCH=$bin/rtseg_bench_train_step timeout 150 bash bench/memory/knobs.sh --device cuda --resolution 384 \
+    --out "$json/knobs.json"
   echo "== other sizes"
   timeout 150 $steps --size small,base,medium,large --batch 1,4 --json "$json/steps_sizes.json"
   timeout 120 $infer --size small,base,medium,large --precision bf16 --graph 0,1 --json "$json/infer_sizes.json"

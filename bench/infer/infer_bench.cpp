@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "bench_args.h"
 #include "rtseg/framework/device_memory.h"
 #include "rtseg/framework/logging.h"
 #include "rtseg/framework/model.h"
@@ -33,18 +34,6 @@
 namespace {
 
 using namespace rtseg;
-
-std::vector<std::string> split(const std::string& text) {
-  std::vector<std::string> items;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t comma = text.find(',', start);
-    items.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return items;
-}
 
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
@@ -100,7 +89,7 @@ int main(int argc, char** argv) {
     nlohmann::json cases = nlohmann::json::array();
     std::printf("%-8s %5s %-5s %-5s %14s %16s %12s\n", "size", "res", "prec", "graph", "batch 1 ms", "batch N img/s",
                 "peak GiB");
-    for (const std::string& size : split(sizes)) {
+    for (const std::string& size : bench::split_list(sizes)) {
       framework::RecipeRequest request;
       request.file = recipe_file;
       request.size = size;
@@ -116,8 +105,8 @@ int main(int argc, char** argv) {
       torch::manual_seed(0);
       const torch::Tensor one = torch::randn({1, 3, side, side}).to(device);
       const torch::Tensor many = torch::randn({throughput_batch, 3, side, side}).to(device);
-      for (const std::string& precision : split(precisions)) {
-        for (const std::string& graph : split(graphs)) {
+      for (const std::string& precision : bench::split_list(precisions)) {
+        for (const std::string& graph : bench::split_list(graphs)) {
           nlohmann::json entry = {{"size", checked.model.size}, {"resolution", side}, {"precision", precision},
                                   {"cuda_graph", graph == "1"}, {"device", device.str()},
                                   {"segmentation", checked.seg_head.has_value()}};

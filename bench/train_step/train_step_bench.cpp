@@ -19,6 +19,7 @@
 #include <c10/util/Exception.h>
 #include <nlohmann/json.hpp>
 
+#include "bench_args.h"
 #include "rtseg/framework/device_memory.h"
 #include "rtseg/framework/logging.h"
 #include "rtseg/framework/paths.h"
@@ -55,31 +56,6 @@ const std::map<std::tuple<std::string, std::string, std::int64_t, std::int64_t>,
       {{"seg", "nano", 640, 1}, {157, 1.54}},
   };
   return table;
-}
-
-std::vector<std::int64_t> parse_list(const std::string& text) {
-  std::vector<std::int64_t> values;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const std::size_t comma = text.find(',', start);
-    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (!item.empty()) values.push_back(std::stoll(item));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return values;
-}
-
-std::vector<std::string> split_names(const std::string& text) {
-  std::vector<std::string> names;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t comma = text.find(',', start);
-    names.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return names;
 }
 
 nlohmann::json peak_json(const framework::MemoryPeak& peak) {
@@ -126,7 +102,7 @@ int main(int argc, char** argv) {
     nlohmann::json cases = nlohmann::json::array();
     std::printf("%-8s %-9s %5s %5s %-5s %9s %8s %10s %10s %9s %9s  %s\n", "size", "flow", "res", "batch", "amp",
                 "step ms", "img/s", "peak GiB", "reserved", "ref ms", "ref GiB", "phases (GiB)");
-    for (const std::string& size : split_names(sizes)) {
+    for (const std::string& size : bench::split_list(sizes)) {
       framework::RecipeRequest request;
       request.file = recipe_file;
       request.size = size;
@@ -142,8 +118,8 @@ int main(int argc, char** argv) {
       }
       const framework::CheckedRecipe checked = framework::check_recipe(stage->document, runtime.registry());
       const std::string flow = !checked.seg_head ? "detector" : (stage->freeze.empty() ? "seg" : "seg_stage2");
-      for (const std::int64_t resolution : parse_list(resolutions)) {
-        for (const std::int64_t batch : parse_list(batches)) {
+      for (const std::int64_t resolution : bench::int_list(resolutions)) {
+        for (const std::int64_t batch : bench::int_list(batches)) {
           framework::train::ProbeSettings settings;
           settings.batch = batch;
           settings.resolution = resolution;

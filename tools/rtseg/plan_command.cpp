@@ -12,9 +12,7 @@
 #include "cli_context.h"
 #include "rtseg/framework/device_memory.h"
 #include "rtseg/framework/memory_size.h"
-#include "rtseg/framework/model.h"
 #include "rtseg/framework/recipe.h"
-#include "rtseg/framework/sample_transform.h"
 #include "rtseg/framework/train/memory_plan.h"
 #include "rtseg/framework/train/pipeline.h"
 #include "rtseg/framework/train/step_probe.h"
@@ -71,11 +69,8 @@ void run_plan(CliContext& context, const PlanCommand& command) {
   framework::train::PlanOptions options;
   options.budget_bytes = budget > 0 ? budget : framework::total_memory(device);
   options.effective_batch = recipe.train.batch * recipe.train.accum;
-  const std::int64_t side = plan.measured.empty() ? recipe.model.resolution : plan.measured.front().resolution;
-  sdk::BuildContext build;
-  build.logger = context.runtime().logger();
-  const std::int64_t divisibility =
-      framework::build_model(registry, stage->document, recipe, build)->backbone().size_divisibility();
+  const std::int64_t side = plan.resolution;
+  const std::int64_t divisibility = plan.size_divisibility;
 
   // The table: batch x resolution, the recipe's side in the middle.
   std::vector<std::int64_t> sides;

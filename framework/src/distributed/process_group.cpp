@@ -131,6 +131,24 @@ void ProcessGroup::sum(torch::Tensor& tensor) {
   state_->group->allreduce(one)->wait();
 }
 
+bool ProcessGroup::any(bool flag) {
+  if (world_.world_size == 1) return flag;
+  torch::Tensor votes = torch::full({1}, flag ? 1 : 0, torch::kInt);
+  sum(votes);
+  return votes.item<int>() > 0;
+}
+
+std::string ProcessGroup::share(const std::string& key, const std::string& value) {
+  if (world_.world_size == 1) return value;
+  const std::string name = "rtseg/" + key;
+  if (world_.rank == 0) {
+    state_->store->set(name, std::vector<std::uint8_t>(value.begin(), value.end()));
+    return value;
+  }
+  const std::vector<std::uint8_t> bytes = state_->store->get(name);  // waits for rank 0
+  return std::string(bytes.begin(), bytes.end());
+}
+
 void ProcessGroup::barrier() {
   if (world_.world_size == 1) return;
   state_->group->barrier()->wait();

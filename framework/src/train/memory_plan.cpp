@@ -67,6 +67,8 @@ MemoryFit fit_memory(const std::vector<MemorySample>& samples) {
 Plan make_plan(const PlanOptions& options,
                const std::function<MemorySample(std::int64_t batch, std::int64_t resolution)>& measure) {
   Plan plan;
+  plan.resolution = options.resolution;
+  plan.size_divisibility = options.size_divisibility;
   for (const std::int64_t batch : options.measure_batches) {
     const MemorySample sample = measure(batch, options.resolution);
     if (sample.peak_bytes <= 0) break;  // out of memory: larger batches will not fit either

@@ -1,5 +1,6 @@
 #include "rtseg/framework/train/pipeline.h"
 
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -8,6 +9,7 @@
 #include <torch/torch.h>
 
 #include "rtseg/sdk/atomic_file.h"
+#include "rtseg/framework/distributed/process_group.h"
 #include "rtseg/framework/memory_size.h"
 #include "rtseg/framework/model.h"
 #include "rtseg/framework/train/memory_plan.h"
@@ -132,7 +134,11 @@ StageOutcome run_stage(Runtime& runtime, const Stage& stage, const fs::path& ini
   absolutize_paths(document, recipe_dir(document));
   CheckedRecipe recipe = check_recipe(document, runtime.registry());
   if (!recipe.dataset) throw sdk::ConfigError("the recipe has no [data] section: training needs a dataset.");
-  const torch::Device device = resolve_device(recipe.train.device);
+  distributed::ProcessGroup* group = options.process_group;
+  torch::Device device = resolve_device(recipe.train.device);
+  // One GPU per process: rank r of a node takes cuda:local_rank.
+  if (group && device.is_cuda()) device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(group->local_rank()));
+  const bool main_rank = !group || group->rank() == 0;
   set_threads(recipe.train.threads);
   torch::manual_seed(static_cast<std::uint64_t>(recipe.train.seed));
 
@@ -142,6 +148,9 @@ StageOutcome run_stage(Runtime& runtime, const Stage& stage, const fs::path& ini
   context.recipe_dir = recipe_dir(document);
   auto dataset = build_component<sdk::Dataset>(runtime.registry(), document, *recipe.dataset, context);
   take_classes_from(*dataset, recipe, document, *logger);
+  if (recipe.train.auto_batch && group) {
+    throw sdk::ConfigError("--batch auto is not supported with several processes yet; give --batch.");
+  }
   if (recipe.train.auto_batch && !resume) choose_batch(runtime.registry(), stage, recipe, document, device, *logger);
   std::shared_ptr<const sdk::Scheduler> scheduler;
   if (recipe.scheduler) scheduler = build_component<sdk::Scheduler>(runtime.registry(), document, *recipe.scheduler, context);
@@ -150,16 +159,24 @@ StageOutcome run_stage(Runtime& runtime, const Stage& stage, const fs::path& ini
   apply_freeze(*model, stage.freeze, *logger);
   model->train();
 
-  RunFolder run = resume ? RunFolder::open(*resume)
-                         : RunFolder::create(recipe.train.output_dir, stage.name, recipe.model.size,
-                                             recipe.model.resolution);
-  if (!resume) sdk::write_file_atomically(run.recipe(), recipe_text(document));
-  LogFileScope log_file(logger, run.log());
+  // Rank 0 makes the run folder and writes into it; the other ranks learn where it is.
+  std::optional<RunFolder> created;
+  if (main_rank) {
+    created = resume ? RunFolder::open(*resume)
+                     : RunFolder::create(recipe.train.output_dir, stage.name, recipe.model.size, recipe.model.resolution);
+    if (!resume) sdk::write_file_atomically(created->recipe(), recipe_text(document));
+  }
+  const std::string root = created ? created->root().string() : std::string();
+  RunFolder run = created ? *created : RunFolder::open(group->share("run/" + stage.name, root));
+  if (group && main_rank) group->share("run/" + stage.name, root);
+  std::optional<LogFileScope> log_file;
+  if (main_rank) log_file.emplace(logger, run.log());
   logger->info("stage '{}': {}", stage.name, run.root().string());
 
   TrainerSetup setup{recipe, model, dataset, scheduler, run, device, logger, resume.has_value(),
-                     recipe.train.threads > 0 ? recipe.train.threads : 2, options.progress_tty};
+                     recipe.train.threads > 0 ? recipe.train.threads : 2, options.progress_tty, group};
   StageOutcome outcome{stage.name, run.root(), train(setup)};
+  if (group) group->barrier();  // rank 0's last files are written before anyone moves on
   return outcome;
 }
 
@@ -210,7 +227,19 @@ torch::Device resolve_device(const std::string& setting) {
   }
 }
 
-std::vector<StageOutcome> run_pipeline(Runtime& runtime, const LoadedRecipe& recipe, const PipelineOptions& options) {
+std::vector<StageOutcome> run_pipeline(Runtime& runtime, const LoadedRecipe& recipe, const PipelineOptions& given) {
+  PipelineOptions options = given;
+  std::unique_ptr<distributed::ProcessGroup> owned_group;
+  if (!options.process_group) {
+    const distributed::WorldInfo world = distributed::world_from_environment();
+    if (world.distributed()) {
+      owned_group = std::make_unique<distributed::ProcessGroup>(world);
+      options.process_group = owned_group.get();
+      if (world.rank != 0) runtime.logger()->set_level(spdlog::level::warn);  // rank 0 speaks for the run
+      runtime.logger()->info("rank {} of {} (c10d Gloo, rendezvous at {}:{})", world.rank, world.world_size,
+                             world.master_addr, world.master_port);
+    }
+  }
   if (options.resume) {
     // The run's own resolved recipe, one stage, continued from its state.
     RunFolder run = RunFolder::open(*options.resume);

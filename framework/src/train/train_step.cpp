@@ -6,6 +6,8 @@
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/torch.h>
 
+#include "rtseg/framework/distributed/process_group.h"
+
 namespace rtseg::framework::train {
 namespace {
 
@@ -96,13 +98,24 @@ StepResult TrainStep::run(std::vector<Batch>& micro_batches, std::int64_t size, 
   }
   if (!sums.defined()) return result;  // nothing loaded in this step
 
+  if (parts_.process_group) {
+    // Every rank averages the same list: a parameter this rank's batch did not reach counts 0.
+    std::vector<torch::Tensor> grads;
+    for (torch::Tensor& parameter : parameters_) {
+      if (!parameter.grad().defined()) parameter.mutable_grad() = torch::zeros_like(parameter);
+      grads.push_back(parameter.grad());
+    }
+    parts_.process_group->average(grads);
+  }
   const bool finite_grads = parts_.scaler->unscale(parameters_);
   const torch::Tensor host = sums.cpu();  // the step's one read of losses
   const float* values = host.data_ptr<float>();
   result.total_loss = values[0];
   for (std::size_t i = 0; i < names.size(); ++i) result.losses.emplace_back(names[i], values[i + 1]);
 
-  if (finite_grads && std::isfinite(result.total_loss)) {
+  bool apply = finite_grads && std::isfinite(result.total_loss);
+  if (parts_.process_group) apply = !parts_.process_group->any(!apply);  // the ranks must agree
+  if (apply) {
     if (clip_max_norm_ > 0) {
       result.grad_norm = torch::nn::utils::clip_grad_norm_(parameters_, clip_max_norm_);
     }

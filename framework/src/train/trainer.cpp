@@ -16,6 +16,7 @@
 #include "rtseg/framework/recipe_printer.h"
 #include "rtseg/framework/device_generator.h"
 #include "rtseg/framework/device_memory.h"
+#include "rtseg/framework/distributed/process_group.h"
 #include "rtseg/framework/eval/coco_report.h"
 #include "rtseg/framework/predict/predictor.h"
 #include "rtseg/framework/reporting/curve_plot.h"
@@ -72,6 +73,8 @@ class StageTrainer {
   const TrainOptions& options_;
   Model& model_;
   at::Generator generator_;
+  distributed::ProcessGroup* group_ = setup_.process_group;
+  bool main_ = !group_ || group_->rank() == 0;  // validates and writes the run's files
   std::int64_t batch_ = options_.batch;  // lowered by --oom retry
   std::int64_t accum_ = options_.accum;
 
@@ -99,8 +102,12 @@ LoaderOptions StageTrainer::train_loader_options() const {
   o.seed = static_cast<std::uint64_t>(options_.seed);
   o.masks = model_.seg_head() != nullptr;
   o.pin_memory = setup_.device.is_cuda();
+  if (group_) {
+    o.rank = group_->rank();
+    o.world_size = group_->world_size();
+  }
   const std::int64_t images = setup_.dataset->size("train");
-  const std::int64_t per_step = batch_ * accum_;
+  const std::int64_t per_step = batch_ * accum_ * o.world_size;  // images per step, all ranks
   if (images < kMinBatchesPerEpoch * per_step) o.samples_per_epoch = kMinBatchesPerEpoch * per_step;
   // Multi-scale: images are made at the largest scale; each step resizes its batch (train_step).
   std::int64_t size = setup_.recipe.model.resolution;
@@ -139,6 +146,16 @@ void StageTrainer::save_state(std::int64_t epoch, std::int64_t batch) {
 
 TrainOutcome StageTrainer::run() {
   auto& log = *setup_.logger;
+  if (group_) {
+    if (options_.on_oom == "retry") {
+      throw sdk::ConfigError("train.on_oom = \"retry\" is not supported with several processes yet; use \"stop\".");
+    }
+    // Every rank starts from rank 0's weights.
+    std::vector<torch::Tensor> state;
+    for (const auto& p : model_.parameters()) state.push_back(p);
+    for (const auto& b : model_.buffers()) state.push_back(b);
+    group_->broadcast(state);
+  }
   groups_ = parameter_groups(model_, options_);
   optimizer_ = make_adamw(groups_);
   for (const ParameterGroup& group : groups_) head_lr_ = std::max(head_lr_, group.lr);
@@ -149,6 +166,14 @@ TrainOutcome StageTrainer::run() {
     log.warn("the backbone does not support gradient checkpointing; training without it");
   }
   criterion::SetCriterion criterion(options_.loss, options_.matcher);
+  if (group_) {
+    // RF-DETR's normaliser: the target boxes of all ranks, averaged over the ranks.
+    criterion.set_num_boxes_reducer([group = group_](double boxes) {
+      torch::Tensor total = torch::full({1}, boxes, torch::kDouble);
+      group->sum(total);
+      return total.item<double>() / group->world_size();
+    });
+  }
 
   if (setup_.resume) {
     TrainingState state{&model_, optimizer_.get(), &groups_, ema_.get(), scaler_.get(), &generator_};
@@ -156,9 +181,11 @@ TrainOutcome StageTrainer::run() {
     log.info("resuming {} at epoch {}, batch {} (step {})", setup_.run.root().string(), progress_.epoch + 1,
              progress_.batch, progress_.step);
   }
-  metrics_ = std::make_unique<reporting::MetricsLog>(
-      setup_.run.root(), setup_.resume ? std::optional<std::int64_t>(progress_.epoch) : std::nullopt);
-  if (options_.tensorboard) tensorboard_ = std::make_unique<reporting::TensorBoardWriter>(setup_.run.root());
+  if (main_) {
+    metrics_ = std::make_unique<reporting::MetricsLog>(
+        setup_.run.root(), setup_.resume ? std::optional<std::int64_t>(progress_.epoch) : std::nullopt);
+  }
+  if (main_ && options_.tensorboard) tensorboard_ = std::make_unique<reporting::TensorBoardWriter>(setup_.run.root());
   valid_split_ = validation_split(*setup_.dataset);
   if (valid_split_.empty()) log.warn("the dataset has no valid/val/test split: epochs end without validation");
 
@@ -172,7 +199,7 @@ TrainOutcome StageTrainer::run() {
   if (options_.max_steps > 0) length.total_steps = std::min(length.total_steps, options_.max_steps);
   const auto scales = multi_scale_sizes(setup_.recipe.model.resolution, options_.expanded_scales,
                                         model_.backbone().size_divisibility(), 1);
-  TrainStep step({&model_, &criterion, optimizer_.get(), &groups_, scaler_.get(), ema_.get()}, amp,
+  TrainStep step({&model_, &criterion, optimizer_.get(), &groups_, scaler_.get(), ema_.get(), group_}, amp,
                  options_.clip_max_norm, setup_.device);
 
   log.info("training {} epochs x {} steps (batch {} x accum {}), {} parameter groups, amp {}, on {} -> {}",
@@ -180,7 +207,8 @@ TrainOutcome StageTrainer::run() {
            setup_.device.str(), setup_.run.root().string());
   reporting::ProgressOptions progress_options;
   progress_options.tty = setup_.progress_tty;
-  reporting::ProgressBar bar(std::cerr, progress_options);
+  std::ostream discard(nullptr);  // ranks other than 0 print no progress
+  reporting::ProgressBar bar(main_ ? std::cerr : discard, progress_options);
   StopSignal stop_signal;
   TrainOutcome outcome;
   int non_finite_in_a_row = 0;
@@ -262,14 +290,16 @@ TrainOutcome StageTrainer::run() {
         row.values.emplace_back("train/loss", result.total_loss);
         for (const auto& [name, value] : result.losses) row.values.emplace_back("train/" + name, value);
         row.values.emplace_back("lr/pg0", lr);
-        metrics_->log_step(row);
+        if (metrics_) metrics_->log_step(row);
         if (tensorboard_) tensorboard_->add_scalars(row.values, progress_.step);
       }
       const bool limit = options_.max_steps > 0 && progress_.step >= options_.max_steps;
-      if (StopSignal::requested() || limit) {
+      bool stop = StopSignal::requested() != 0;
+      if (group_) stop = group_->any(stop);  // every rank stops at the same step
+      if (stop || limit) {
         bar.clear();
-        if (StopSignal::requested()) {
-          save_state(epoch, (s + 1) * accum_);
+        if (stop) {
+          if (main_) save_state(epoch, (s + 1) * accum_);
           log.warn("stopped by signal {}: state saved at epoch {} step {}; continue with --resume {}",
                    StopSignal::requested(), epoch + 1, progress_.step, setup_.run.root().string());
           outcome.interrupted = true;
@@ -283,7 +313,10 @@ TrainOutcome StageTrainer::run() {
     }
     bar.end_epoch();
     end_epoch(epoch, outcome);
-    if (options_.early_stopping && progress_.epochs_without_improvement >= options_.early_stopping_patience) {
+    bool stop_early =
+        main_ && options_.early_stopping && progress_.epochs_without_improvement >= options_.early_stopping_patience;
+    if (group_) stop_early = group_->any(stop_early);  // rank 0 validated; the others follow it
+    if (stop_early) {
       log.info("early stopping: no improvement above {} for {} epochs", options_.early_stopping_min_delta,
                options_.early_stopping_patience);
       break;
@@ -295,6 +328,11 @@ TrainOutcome StageTrainer::run() {
 
 void StageTrainer::end_epoch(std::int64_t epoch, TrainOutcome& outcome) {
   auto& log = *setup_.logger;
+  if (!main_) {  // rank 0 validates and writes; the same files serve every rank afterwards
+    outcome.best_weights = setup_.run.weights("best");
+    outcome.last_weights = setup_.run.weights("last");
+    return;
+  }
   if (epoch_problems_ > 0) log.warn("epoch {}: {} image(s) could not be loaded and were skipped", epoch + 1, epoch_problems_);
   reporting::MetricsRow row{epoch + 1, progress_.step, 0.0, {}};
   row.values.emplace_back("train/loss", epoch_loss_count_ ? epoch_loss_sum_ / epoch_loss_count_ : 0.0);

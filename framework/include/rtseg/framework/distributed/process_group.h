@@ -34,13 +34,15 @@ WorldInfo world_from_environment();
 class ProcessGroup {
  public:
   /// Rendezvous at master_addr:master_port (rank 0 serves the store) and build the Gloo group.
-  ProcessGroup(const WorldInfo& world, std::chrono::milliseconds timeout = std::chrono::minutes(5));
+  /// The timeout must outlast rank 0's validation at an epoch's end, which the others wait out.
+  ProcessGroup(const WorldInfo& world, std::chrono::milliseconds timeout = std::chrono::minutes(30));
   ~ProcessGroup();
   ProcessGroup(const ProcessGroup&) = delete;
   ProcessGroup& operator=(const ProcessGroup&) = delete;
 
   int rank() const { return world_.rank; }
   int world_size() const { return world_.world_size; }
+  int local_rank() const { return world_.local_rank; }
 
   /// Copies rank 0's values into every rank's tensors (parameters and buffers at start).
   void broadcast(std::vector<torch::Tensor> tensors);
@@ -52,6 +54,12 @@ class ProcessGroup {
 
   /// Sums a small tensor over the ranks in place (loss normalisers, stop votes).
   void sum(torch::Tensor& tensor);
+
+  /// Whether `flag` is true on any rank (stop votes: a signal, a non-finite step, early stopping).
+  bool any(bool flag);
+
+  /// Rank 0's `value` for `key` on every rank (e.g. the run folder rank 0 created).
+  std::string share(const std::string& key, const std::string& value);
 
   /// Waits until every rank arrives.
   void barrier();

@@ -48,6 +48,8 @@ struct PlanOptions {
 };
 
 struct Plan {
+  std::int64_t resolution = 0;         ///< the size planned for (PlanOptions::resolution)
+  std::int64_t size_divisibility = 1;  ///< the backbone's (sizes it can take are multiples)
   std::vector<MemorySample> measured;
   MemoryFit fit;
   /// The recommendation: the largest batch that fits and divides the effective batch (0: none

@@ -15,6 +15,10 @@ namespace spdlog {
 class logger;
 }
 
+namespace rtseg::framework::distributed {
+class ProcessGroup;
+}
+
 namespace rtseg::framework::train {
 
 struct PipelineOptions {
@@ -23,6 +27,9 @@ struct PipelineOptions {
   /// Continue this run folder (its recipe.toml and state); the recipe argument is ignored.
   std::optional<std::filesystem::path> resume;
   bool progress_tty = false;
+  /// Data parallelism (see distributed/process_group.h); null: run_pipeline makes one when the
+  /// environment describes several processes (torchrun, SLURM), else trains in this process alone.
+  distributed::ProcessGroup* process_group = nullptr;
 };
 
 /// One finished stage.

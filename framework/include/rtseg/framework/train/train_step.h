@@ -16,6 +16,10 @@
 #include "rtseg/framework/train/ema.h"
 #include "rtseg/framework/train/optimizer.h"
 
+namespace rtseg::framework::distributed {
+class ProcessGroup;
+}
+
 namespace rtseg::framework::train {
 
 /// What one optimizer step reports (read from the device once, at the end of the step).
@@ -47,6 +51,9 @@ class TrainStep {
     const std::vector<ParameterGroup>* groups = nullptr;
     LossScaler* scaler = nullptr;
     ModelEma* ema = nullptr;  ///< may be null
+    /// Data parallelism: gradients are averaged over the ranks before clipping, and whether the
+    /// step is applied is agreed by all. Null: one process.
+    distributed::ProcessGroup* process_group = nullptr;
   };
   TrainStep(Parts parts, AmpMode amp, double clip_max_norm, torch::Device device);
 

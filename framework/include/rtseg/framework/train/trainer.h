@@ -17,6 +17,10 @@ namespace spdlog {
 class logger;
 }
 
+namespace rtseg::framework::distributed {
+class ProcessGroup;
+}
+
 namespace rtseg::framework::train {
 
 /// Everything one stage trains with, built from its recipe (see stage_runner.h).
@@ -31,6 +35,9 @@ struct TrainerSetup {
   bool resume = false;            ///< continue from run.state()
   std::int64_t threads = 1;       ///< CPU threads (evaluation)
   bool progress_tty = false;      ///< redraw a progress bar in place
+  /// Data parallelism over several processes (null: one). Rank 0 validates and writes every
+  /// file; all ranks train on their shard of each step's images.
+  distributed::ProcessGroup* process_group = nullptr;
 };
 
 /// How a stage ended.
