@@ -82,3 +82,36 @@ TEST(CliTrain, TrainEvalAndPredictFromTheCommandLine) {
 
 }  // namespace
 }  // namespace rtseg
+
+namespace rtseg {
+namespace {
+
+// rtseg train --nproc 2: two local ranks (c10d Gloo over loopback), one run folder written by
+// rank 0, the communication time recorded; --nproc inside a launched rank is refused.
+TEST(CliTrain, NprocStartsLocalRanksThatShareOneRun) {
+  const fs::path work = fs::temp_directory_path() / ("rtseg_cli_nproc_" + std::to_string(::getpid()));
+  fs::remove_all(work);
+  fs::create_directories(work);
+  std::ofstream(work / "tiny.toml") << testing::tiny_recipe(work / "runs");
+  const Result train = run("train --recipe " + (work / "tiny.toml").string() +
+                           " --nproc 2 --batch 1 --epochs 1 --max_steps 2 --threads 1");
+  ASSERT_EQ(train.code, 0) << train.output;
+  EXPECT_THAT(train.output, HasSubstr("started 2 ranks on this machine"));
+  EXPECT_THAT(train.output, HasSubstr("rank 0 of 2"));
+  std::vector<fs::path> folders;
+  for (const auto& entry : fs::directory_iterator(work / "runs")) folders.push_back(entry.path());
+  ASSERT_EQ(folders.size(), 1u);
+  std::ifstream metrics(folders[0] / "metrics.jsonl");
+  const std::string text((std::istreambuf_iterator<char>(metrics)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, HasSubstr("time/communication_ms_per_step"));
+
+  ::setenv("WORLD_SIZE", "2", 1);
+  const Result refused = run("train --recipe " + (work / "tiny.toml").string() + " --nproc 2");
+  ::unsetenv("WORLD_SIZE");
+  EXPECT_EQ(refused.code, 2);
+  EXPECT_THAT(refused.output, HasSubstr("--nproc with WORLD_SIZE already set"));
+  fs::remove_all(work);
+}
+
+}  // namespace
+}  // namespace rtseg

@@ -21,6 +21,7 @@ struct ExitWith {
 struct CliContext {
   std::vector<std::string> plugin_dirs;  ///< --plugin-dir
   std::string log_level = "info";        ///< --log-level
+  std::vector<std::string> argv;         ///< the command line as given (rtseg train --nproc reuses it)
 
   /// Creates the runtime (loading the default plugin folders and --plugin-dir) once.
   framework::Runtime& runtime();

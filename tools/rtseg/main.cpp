@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("rtseg ") + RTSEG_VERSION);
   rtseg::cli::CliContext context;
+  context.argv.assign(argv, argv + argc);
   app.add_option("--plugin-dir", context.plugin_dirs,
                  "Load plugins from this folder too (repeatable; also RTSEG_PLUGIN_PATH)")
       ->type_name("DIR");

@@ -1,8 +1,10 @@
 // rtseg train (one recipe, with the seed's flags) and rtseg run (a pipeline recipe).
+#include <cstdlib>
 #include <iostream>
 #include <optional>
 
 #include "cli_context.h"
+#include "local_launch.h"
 #include "rtseg/framework/eval/coco_evaluator.h"
 #include "rtseg/framework/reporting/progress.h"
 #include "rtseg/framework/train/pipeline.h"
@@ -114,6 +116,7 @@ void add_train(CLI::App& app, CliContext& context) {
     std::string stage1_run;
     RecipeOptions recipe_options;
     TrainFlags flags;
+    int nproc = 1;
   };
   auto state = std::make_shared<State>();
   CLI::App* command = app.add_subcommand("train", "Train a recipe (every stage of a pipeline recipe, in order)");
@@ -123,11 +126,22 @@ void add_train(CLI::App& app, CliContext& context) {
   command->add_option("--stage1_run", state->stage1_run,
                       "Initialise from this stage-1 run's best weights (the two-stage flow's stage 2)")
       ->type_name("RUN");
+  command->add_option("--nproc", state->nproc,
+                      "Start this many processes on this machine as the ranks of one data-parallel run "
+                      "(like torchrun --nproc-per-node)")
+      ->check(CLI::Range(1, 1024));
   state->recipe_options.add_to(*command);
   state->flags.add_to(*command);
   command->callback([&context, state] {
     if (state->recipe.empty() == state->resume.empty()) {
       throw sdk::ConfigError("give --recipe FILE to start a run, or --resume RUN to continue one.");
+    }
+    if (state->nproc > 1) {
+      if (std::getenv("WORLD_SIZE")) {
+        throw sdk::ConfigError("--nproc with WORLD_SIZE already set: this process is a rank of a launched run "
+                               "(torchrun); drop --nproc.");
+      }
+      throw ExitWith{launch_local_workers(state->nproc, context.argv)};
     }
     framework::LoadedRecipe loaded;
     framework::train::PipelineOptions options;

@@ -12,6 +12,17 @@
 namespace rtseg::framework::distributed {
 namespace {
 
+// Adds the wall time of its scope to a counter.
+class Stopwatch {
+ public:
+  explicit Stopwatch(double& total) : total_(total), start_(std::chrono::steady_clock::now()) {}
+  ~Stopwatch() { total_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
+
+ private:
+  double& total_;
+  std::chrono::steady_clock::time_point start_;
+};
+
 std::string env(const char* name) {
   const char* value = std::getenv(name);
   return value ? value : "";
@@ -87,6 +98,7 @@ ProcessGroup::~ProcessGroup() = default;
 
 void ProcessGroup::broadcast(std::vector<torch::Tensor> tensors) {
   if (world_.world_size == 1 || tensors.empty()) return;
+  Stopwatch timed(communication_seconds_);
   for (const torch::Tensor& tensor : tensors) {
     std::vector<torch::Tensor> one{tensor.detach()};  // same storage, outside autograd
     state_->group->broadcast(one, c10d::BroadcastOptions{0})->wait();
@@ -95,6 +107,7 @@ void ProcessGroup::broadcast(std::vector<torch::Tensor> tensors) {
 
 void ProcessGroup::average(const std::vector<torch::Tensor>& tensors, std::int64_t bucket_bytes) {
   if (world_.world_size == 1) return;
+  Stopwatch timed(communication_seconds_);
   // Buckets of same-dtype tensors, in order: flatten, all-reduce (sum), divide, copy back.
   std::vector<torch::Tensor> bucket;
   std::int64_t bytes = 0;
@@ -127,6 +140,7 @@ void ProcessGroup::average(const std::vector<torch::Tensor>& tensors, std::int64
 
 void ProcessGroup::sum(torch::Tensor& tensor) {
   if (world_.world_size == 1) return;
+  Stopwatch timed(communication_seconds_);
   std::vector<torch::Tensor> one{tensor};
   state_->group->allreduce(one)->wait();
 }

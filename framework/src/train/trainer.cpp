@@ -75,6 +75,8 @@ class StageTrainer {
   at::Generator generator_;
   distributed::ProcessGroup* group_ = setup_.process_group;
   bool main_ = !group_ || group_->rank() == 0;  // validates and writes the run's files
+  double epoch_communication_start_ = 0;  // the group's collective seconds when the epoch began
+  std::int64_t epoch_first_step_ = 0;
   std::int64_t batch_ = options_.batch;  // lowered by --oom retry
   std::int64_t accum_ = options_.accum;
 
@@ -218,6 +220,8 @@ TrainOutcome StageTrainer::run() {
     loader->start_epoch(epoch, first_step * accum_);
     bar.start_epoch(epoch + 1, options_.epochs, steps_per_epoch);
     reset_peak_memory(setup_.device);
+    epoch_first_step_ = progress_.step;
+    if (group_) epoch_communication_start_ = group_->communication_seconds();
     epoch_loss_sum_ = 0;
     epoch_loss_count_ = 0;
     epoch_problems_ = 0;
@@ -339,6 +343,11 @@ void StageTrainer::end_epoch(std::int64_t epoch, TrainOutcome& outcome) {
   // The epoch's training peak (CUDA: the caching allocator's; CPU: the process's resident set),
   // read before validation adds its own.
   const MemoryPeak peak = peak_memory(setup_.device);
+  if (group_ && progress_.step > epoch_first_step_) {
+    row.values.emplace_back("time/communication_ms_per_step",
+                            1000.0 * (group_->communication_seconds() - epoch_communication_start_) /
+                                static_cast<double>(progress_.step - epoch_first_step_));
+  }
   row.values.emplace_back("memory/peak_allocated_gib", static_cast<double>(peak.allocated) / (1 << 30));
   row.values.emplace_back("memory/peak_reserved_gib", static_cast<double>(peak.reserved) / (1 << 30));
 

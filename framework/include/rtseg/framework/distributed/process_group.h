@@ -64,7 +64,12 @@ class ProcessGroup {
   /// Waits until every rank arrives.
   void barrier();
 
+  /// Seconds spent in collectives so far (waiting for other ranks included): the trainer reports
+  /// the communication time per step from it.
+  double communication_seconds() const { return communication_seconds_; }
+
  private:
+  double communication_seconds_ = 0;
   struct State;
   WorldInfo world_;
   std::unique_ptr<State> state_;
