@@ -142,6 +142,8 @@ void StageTrainer::save_state(std::int64_t epoch, std::int64_t batch) {
   Progress progress = progress_;
   progress.epoch = epoch;
   progress.batch = batch;
+  progress.world_size = group_ ? group_->world_size() : 1;
+  progress.images_per_batch = batch_;
   TrainingState state{&model_, optimizer_.get(), &groups_, ema_.get(), scaler_.get(), &generator_};
   state.save(setup_.run.state(), progress);
 }
@@ -180,6 +182,15 @@ TrainOutcome StageTrainer::run() {
   if (setup_.resume) {
     TrainingState state{&model_, optimizer_.get(), &groups_, ema_.get(), scaler_.get(), &generator_};
     progress_ = state.load(setup_.run.state());
+    const std::int64_t world = group_ ? group_->world_size() : 1;
+    if (progress_.images_per_batch > 0 &&
+        (progress_.world_size != world || progress_.images_per_batch != batch_)) {
+      log.warn("resuming with {} rank(s) x batch {} x accum {} (effective batch {}) where the run had {} x {} x {} "
+               "(effective {}): continuing at the same image of the epoch",
+               world, batch_, accum_, world * batch_ * accum_, progress_.world_size, progress_.images_per_batch,
+               accum_, progress_.world_size * progress_.images_per_batch * accum_);
+      progress_.batch = remap_data_position(progress_, world, batch_, accum_);
+    }
     log.info("resuming {} at epoch {}, batch {} (step {})", setup_.run.root().string(), progress_.epoch + 1,
              progress_.batch, progress_.step);
   }

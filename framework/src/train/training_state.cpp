@@ -70,6 +70,8 @@ void TrainingState::save(const std::filesystem::path& file, const Progress& prog
                          {"best_metric", progress.best_metric},
                          {"best_epoch", progress.best_epoch},
                          {"epochs_without_improvement", progress.epochs_without_improvement},
+                         {"world_size", progress.world_size},
+                         {"images_per_batch", progress.images_per_batch},
                          {"ema_updates", ema ? ema->updates() : 0},
                          {"loss_scale", scaler ? scaler->current_scale() : 1.0},
                          {"growth_tracker", scaler ? scaler->growth_tracker() : 0},
@@ -121,7 +123,19 @@ Progress TrainingState::load(const std::filesystem::path& file) const {
   progress.best_metric = meta.value("best_metric", -1.0);
   progress.best_epoch = meta.value("best_epoch", std::int64_t{-1});
   progress.epochs_without_improvement = meta.value("epochs_without_improvement", std::int64_t{0});
+  progress.world_size = meta.value("world_size", std::int64_t{1});
+  progress.images_per_batch = meta.value("images_per_batch", std::int64_t{0});
   return progress;
+}
+
+std::int64_t remap_data_position(const Progress& saved, std::int64_t world_size, std::int64_t batch,
+                                 std::int64_t accum) {
+  if (saved.images_per_batch <= 0 || (saved.world_size == world_size && saved.images_per_batch == batch)) {
+    return saved.batch;  // the same setup (or a state from before these fields): as saved
+  }
+  const std::int64_t images_done = saved.batch * saved.images_per_batch * saved.world_size;
+  const std::int64_t images_per_step = batch * accum * world_size;
+  return images_done / images_per_step * accum;
 }
 
 }  // namespace rtseg::framework::train

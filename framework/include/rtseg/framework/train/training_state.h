@@ -22,7 +22,17 @@ struct Progress {
   double best_metric = -1;          ///< best validation score so far (-1: none yet)
   std::int64_t best_epoch = -1;
   std::int64_t epochs_without_improvement = 0;
+  /// Processes the run trained with, and the images per loader batch of one of them, when the
+  /// state was saved: a resume with another number of ranks re-maps the data position.
+  std::int64_t world_size = 1;
+  std::int64_t images_per_batch = 0;
 };
+
+/// The loader batch a resumed rank continues at when the world or batch changed: the same
+/// number of the epoch's images done (rounded down to a whole optimizer step of the new setup,
+/// so no image is skipped), counted in the new per-rank batches.
+std::int64_t remap_data_position(const Progress& saved, std::int64_t world_size, std::int64_t batch,
+                                 std::int64_t accum);
 
 /// Everything a run needs to continue exactly: model, optimizer moments, EMA, loss scale, the
 /// criterion's random generator and the progress. Saved as one safetensors file (atomic: a
