@@ -19,7 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include "bench_args.h"
+#include "bench_support.h"
 #include "rtseg/framework/device_memory.h"
 #include "rtseg/framework/logging.h"
 #include "rtseg/framework/model.h"
@@ -76,12 +76,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    at::set_num_threads(static_cast<int>(threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency())));
-    const auto recipes = framework::shipped_recipes_dir();
-    if (recipe_file.empty()) {
-      if (!recipes) throw sdk::Error("no shipped recipes folder found; pass --recipe");
-      recipe_file = (*recipes / "pipelines/seg_single_stage.toml").string();
-    }
+    bench::set_threads(threads);
     const torch::Device device = framework::train::resolve_device(device_name);
     framework::RuntimeOptions runtime_options;
     runtime_options.logger = framework::make_logger("bench", "warn");
@@ -90,11 +85,7 @@ int main(int argc, char** argv) {
     std::printf("%-8s %5s %-5s %-5s %14s %16s %12s\n", "size", "res", "prec", "graph", "batch 1 ms", "batch N img/s",
                 "peak GiB");
     for (const std::string& size : bench::split_list(sizes)) {
-      framework::RecipeRequest request;
-      request.file = recipe_file;
-      request.size = size;
-      if (recipes) request.variants_dir = *recipes / "variants";
-      const auto stages = framework::expand_stages(framework::load_recipe(request));
+      const auto stages = bench::load_stages(recipe_file, size);
       const framework::Stage& stage = stages.back();
       const framework::CheckedRecipe checked = framework::check_recipe(stage.document, runtime.registry());
       sdk::BuildContext context;

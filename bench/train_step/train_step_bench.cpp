@@ -19,7 +19,7 @@
 #include <c10/util/Exception.h>
 #include <nlohmann/json.hpp>
 
-#include "bench_args.h"
+#include "bench_support.h"
 #include "rtseg/framework/device_memory.h"
 #include "rtseg/framework/logging.h"
 #include "rtseg/framework/paths.h"
@@ -88,12 +88,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    at::set_num_threads(static_cast<int>(threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency())));
-    const auto recipes = framework::shipped_recipes_dir();
-    if (recipe_file.empty()) {
-      if (!recipes) throw sdk::Error("no shipped recipes folder found; pass --recipe");
-      recipe_file = (*recipes / "pipelines/seg_single_stage.toml").string();
-    }
+    bench::set_threads(threads);
     const torch::Device device = framework::train::resolve_device(device_name);
     framework::RuntimeOptions runtime_options;
     runtime_options.logger = framework::make_logger("bench", "warn");
@@ -103,15 +98,10 @@ int main(int argc, char** argv) {
     std::printf("%-8s %-9s %5s %5s %-5s %9s %8s %10s %10s %9s %9s  %s\n", "size", "flow", "res", "batch", "amp",
                 "step ms", "img/s", "peak GiB", "reserved", "ref ms", "ref GiB", "phases (GiB)");
     for (const std::string& size : bench::split_list(sizes)) {
-      framework::RecipeRequest request;
-      request.file = recipe_file;
-      request.size = size;
-      if (recipes) request.variants_dir = *recipes / "variants";
-      for (const auto& item : overrides) request.overrides.push_back(framework::parse_override(item));
-      if (!amp.empty()) request.overrides.push_back(framework::parse_override("train.amp=\"" + amp + "\""));
-      if (checkpointing) request.overrides.push_back(framework::parse_override("train.gradient_checkpointing=true"));
-      const framework::LoadedRecipe recipe = framework::load_recipe(request);
-      const auto stages = framework::expand_stages(recipe);
+      std::vector<std::string> all_overrides = overrides;
+      if (!amp.empty()) all_overrides.push_back("train.amp=\"" + amp + "\"");
+      if (checkpointing) all_overrides.push_back("train.gradient_checkpointing=true");
+      const auto stages = bench::load_stages(recipe_file, size, all_overrides);
       const framework::Stage* stage = &stages.back();
       for (const auto& candidate : stages) {
         if (candidate.name == stage_name) stage = &candidate;
