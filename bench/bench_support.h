@@ -5,15 +5,18 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <ATen/Parallel.h>
 
+#include "rtseg/framework/logging.h"
 #include "rtseg/framework/paths.h"
 #include "rtseg/framework/recipe.h"
 #include "rtseg/framework/recipe_loader.h"
+#include "rtseg/framework/runtime.h"
 #include "rtseg/sdk/errors.h"
 
 namespace rtseg::bench {
@@ -43,6 +46,13 @@ inline std::vector<std::int64_t> int_list(const std::string& text) {
 /// LibTorch's CPU threads: `threads`, or every core when 0.
 inline void set_threads(std::int64_t threads) {
   at::set_num_threads(static_cast<int>(threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency())));
+}
+
+/// The shipped plugins, logging warnings only.
+inline std::unique_ptr<framework::Runtime> quiet_runtime() {
+  framework::RuntimeOptions options;
+  options.logger = framework::make_logger("bench", "warn");
+  return std::make_unique<framework::Runtime>(std::move(options));
 }
 
 /// `file` (default: the shipped single-stage segmentation pipeline) with size variant `size`

@@ -90,9 +90,8 @@ int main(int argc, char** argv) {
   try {
     bench::set_threads(threads);
     const torch::Device device = framework::train::resolve_device(device_name);
-    framework::RuntimeOptions runtime_options;
-    runtime_options.logger = framework::make_logger("bench", "warn");
-    framework::Runtime runtime(std::move(runtime_options));
+    const auto runtime_owner = bench::quiet_runtime();
+    framework::Runtime& runtime = *runtime_owner;
 
     nlohmann::json cases = nlohmann::json::array();
     std::printf("%-8s %-9s %5s %5s %-5s %9s %8s %10s %10s %9s %9s  %s\n", "size", "flow", "res", "batch", "amp",

@@ -114,6 +114,16 @@ LoadedRecipe small_run(const std::filesystem::path& runs, std::int64_t batch) {
   return recipe;
 }
 
+// Runs a `role` with two ranks and returns their exit codes (-1: still running after `limit`).
+std::vector<int> run_two_ranks(const std::string& role, const std::filesystem::path& out,
+                               std::chrono::seconds limit = std::chrono::seconds(60)) {
+  const int port = free_port();
+  const pid_t first = spawn_rank(0, port, role, out);
+  const pid_t second = spawn_rank(1, port, role, out);
+  const int second_code = wait_for(second, limit);
+  return {wait_for(first, limit), second_code};
+}
+
 // The body of one rank (a child process); skipped in a normal test run.
 TEST(Distributed, Rank) {
   const char* role = std::getenv("RTSEG_TEST_DIST_ROLE");
@@ -163,11 +173,7 @@ std::vector<double> read_values(const std::filesystem::path& file) {
 
 TEST(Distributed, TwoRanksWithOneSampleEachEqualOneRankWithBoth) {
   rtseg::testing::TempDir dir;
-  const int port = free_port();
-  const pid_t first = spawn_rank(0, port, "step", dir.path());
-  const pid_t second = spawn_rank(1, port, "step", dir.path());
-  ASSERT_EQ(wait_for(first, std::chrono::seconds(60)), 0);
-  ASSERT_EQ(wait_for(second, std::chrono::seconds(60)), 0);
+  ASSERT_THAT(run_two_ranks("step", dir.path()), ::testing::ElementsAre(0, 0));
   const auto rank0 = read_values(dir.path() / "rank0.txt");
   const auto rank1 = read_values(dir.path() / "rank1.txt");
   ASSERT_EQ(rank0.size(), 15u);  // 4 x 3 weights + 3 biases
@@ -187,11 +193,7 @@ TEST(Distributed, TwoRanksWithOneSampleEachEqualOneRankWithBoth) {
 // same images per step (interleaved shards), gradients averaged, the box normaliser all-reduced.
 TEST(Distributed, TrainingOnTwoRanksEqualsOneProcessWithTheWholeBatch) {
   rtseg::testing::TempDir dir;
-  const int port = free_port();
-  const pid_t first = spawn_rank(0, port, "train", dir.path());
-  const pid_t second = spawn_rank(1, port, "train", dir.path());
-  ASSERT_EQ(wait_for(first, std::chrono::seconds(120)), 0);
-  ASSERT_EQ(wait_for(second, std::chrono::seconds(120)), 0);
+  ASSERT_THAT(run_two_ranks("train", dir.path(), std::chrono::seconds(120)), ::testing::ElementsAre(0, 0));
   std::vector<std::filesystem::path> folders;
   for (const auto& entry : std::filesystem::directory_iterator(dir.path() / "runs")) folders.push_back(entry.path());
   ASSERT_EQ(folders.size(), 1u) << "rank 0 alone makes the run folder";
@@ -214,11 +216,8 @@ TEST(Distributed, TrainingOnTwoRanksEqualsOneProcessWithTheWholeBatch) {
 
 TEST(Distributed, ARankThatDiesMakesTheOthersFailInsteadOfHanging) {
   rtseg::testing::TempDir dir;
-  const int port = free_port();
-  const pid_t first = spawn_rank(0, port, "die", dir.path());
-  const pid_t second = spawn_rank(1, port, "die", dir.path());
-  EXPECT_EQ(wait_for(second, std::chrono::seconds(60)), 0);
-  EXPECT_EQ(wait_for(first, std::chrono::seconds(60)), 3) << "rank 0 must fail, not hang or succeed";
+  // Rank 1 leaves at once (code 0); rank 0 must fail (code 3), not hang (-1) or succeed.
+  EXPECT_THAT(run_two_ranks("die", dir.path()), ::testing::ElementsAre(3, 0));
   std::ifstream in(dir.path() / "rank0.txt");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_THAT(text, ::testing::StartsWith("error: "));
