@@ -14,7 +14,13 @@
 #   bench.txt      training-step and inference tables
 #   bench.json     the same, as JSON (rtseg_bench_train_step / rtseg_bench_infer cases)
 #   train.log      the quickstart pipeline trained on the GPU with AMP
+#   memory.txt     where a step's memory goes (rtseg_bench_memory_breakdown)
+#   nccl.txt       the training loop over a NCCL process group
+#   plan.txt       `rtseg plan` for 4/6/8/16 GiB cards (docs/memory.md)
+# RTSEG_GPU_PARTS picks parts (default: all): parity steps memory plan infer quickstart nccl knobs sizes
 set -u
+parts=" ${RTSEG_GPU_PARTS:-parity steps memory plan infer quickstart nccl knobs sizes} "
+want() { [[ "$parts" == *" $1 "* ]]; }
 results=${1:-${OUT:-gpu-results}}
 mkdir -p "$results"
 json=/tmp/rtseg-gpu-json
@@ -28,7 +34,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv >> "$result
 # RF-DETR's reference outputs on the CPU, built while we compile.
 ref=/tmp/rtseg-rfdetr-ref
 ref_pid=
-if [ -d .gpucarry/rfdetr ]; then
+if [ -d .gpucarry/rfdetr ] && want parity; then
   (for flavour in det seg; do
      seg=; [ "$flavour" = seg ] && seg=--seg
      OMP_NUM_THREADS=4 timeout 300 python3 .gpucarry/rfdetr_reference.py --src .gpucarry --size nano $seg \
@@ -41,9 +47,18 @@ stamp configure
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DRTSEG_USE_CCACHE=OFF > "$results/build.log" 2>&1
 stamp build
 plugins="coco convnet dinov2 hires_mask lwdetr rfdetr_mask schedulers synthetic_shapes yolo_seg"
-cmake --build build-gpu -j 16 -- -k 0 rtseg rtseg_bench_train_step rtseg_bench_infer parity_tests \
+cmake --build build-gpu -j 16 -- -k 0 rtseg rtseg_bench_train_step rtseg_bench_infer rtseg_bench_memory_breakdown parity_tests \
   $(for p in $plugins; do echo rtseg_plugin_$p; done) >> "$results/build.log" 2>&1
-stamp "built (status $?)"
+status=$?
+if [ ! -x build-gpu/bin/rtseg ]; then
+  # Keep the session's figures if only the NCCL path fails to build: Gloo carries everything.
+  echo "== rebuilding without NCCL" >> "$results/build.log"
+  cmake -S . -B build-gpu -DRTSEG_ENABLE_NCCL=OFF >> "$results/build.log" 2>&1
+  cmake --build build-gpu -j 16 -- -k 0 rtseg rtseg_bench_train_step rtseg_bench_infer rtseg_bench_memory_breakdown parity_tests \
+    $(for p in $plugins; do echo rtseg_plugin_$p; done) >> "$results/build.log" 2>&1
+  status="$? (without NCCL)"
+fi
+stamp "built (status $status)"
 bin=build-gpu/bin
 
 if [ -n "$ref_pid" ]; then
@@ -54,38 +69,87 @@ if [ -n "$ref_pid" ]; then
   stamp "parity checked"
 fi
 
+never='--set model.backbone.recompute="never" --set model.decoder.recompute="never" --set model.seg_head.recompute="never"'
 steps="$bin/rtseg_bench_train_step --device cuda --steps 8 --warmup 3"
 infer="$bin/rtseg_bench_infer --device cuda --runs 30 --warmup 5"
+if want steps; then
 {
   echo "== training step, nano segmentation (single stage), bf16"
   timeout 120 $steps --size nano --batch 1,2,4,8,16 --json "$json/steps_nano_seg.json"
+  echo "== the same, every component holding its activations (recompute = \"never\")"
+  timeout 60 $steps --size nano --batch 1,8 $never --json "$json/steps_nano_seg_norecompute.json"
   echo "== training step, nano detector"
   timeout 60 $steps --recipe recipes/pipelines/detector_stage1.toml --size nano --batch 1,8 --json "$json/steps_nano_det.json"
   echo "== training step, nano segmentation, gradient checkpointing / fp16 / stage 2"
   timeout 60 $steps --size nano --batch 8 --checkpointing --json "$json/steps_nano_ckpt.json"
   timeout 60 $steps --size nano --batch 1 --amp fp16 --json "$json/steps_nano_fp16.json"
   timeout 60 $steps --recipe recipes/pipelines/seg_stage2.toml --size nano --batch 1,8 --json "$json/steps_nano_stage2.json"
+} > "$results/bench.txt" 2>&1
+stamp "training steps"
+fi
+
+if want memory; then
+{
+  echo "== where the memory goes, nano segmentation 384, bf16"
+  timeout 60 $bin/rtseg_bench_memory_breakdown --device cuda --size nano --batch 1,8
+  timeout 60 $bin/rtseg_bench_memory_breakdown --device cuda --size nano --batch 1,8 $never
+} > "$results/memory.txt" 2>&1
+stamp "memory"
+fi
+
+if want plan; then
+{
+  for budget in 4 6 8 16; do
+    echo "== rtseg plan, nano segmentation, ${budget} GiB"
+    timeout 90 $bin/rtseg plan --recipe recipes/pipelines/seg_single_stage.toml --device cuda --budget ${budget}GiB
+  done
+} > "$results/plan.txt" 2>&1
+stamp "plan"
+fi
+
+if want infer; then
+{
   echo "== inference, nano"
   timeout 120 $infer --size nano --precision fp32,bf16,fp16 --graph 0,1 --json "$json/infer_nano.json"
-} > "$results/bench.txt" 2>&1
-stamp "nano benchmarks"
+} >> "$results/bench.txt" 2>&1
+stamp "inference"
+fi
 
 # The quickstart pipeline on the GPU (AMP auto = bf16): the engine end to end, with validation.
+if want quickstart; then
 timeout 150 "$bin/rtseg" run recipes/quickstart.toml --set train.device=\"cuda\" --set train.output_dir=\"/tmp/rtseg-runs\" \
   > "$results/train.log" 2>&1
 stamp "quickstart on the GPU (status $?)"
+fi
 
+# One GPU: a NCCL group of one rank runs the same collectives (broadcast, bucketed all-reduce,
+# votes) through NCCL; with more GPUs, `rtseg train --nproc N` on this machine.
+if want nccl; then
+WORLD_SIZE=1 RANK=0 LOCAL_RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=29555 timeout 120 "$bin/rtseg" train \
+  --recipe recipes/quickstart.toml --stage detector --max_steps 30 --device cuda --dist_backend nccl \
+  --set train.output_dir=\"/tmp/rtseg-nccl\" > "$results/nccl.txt" 2>&1
+stamp "nccl (status $?)"
+fi
+
+if want knobs; then
 {
-  echo "== resolution sweep, nano segmentation, batch 1"
-  timeout 60 $steps --size nano --batch 1 --resolution 256,320,512,640 --json "$json/steps_nano_res.json"
   echo "== memory knobs, nano 384 (docs/memory.md)"
   RTSEG_BENCH=$bin/rtseg_bench_train_step timeout 150 bash bench/memory/knobs.sh --device cuda --resolution 384 \
     --out "$json/knobs.json"
+} >> "$results/bench.txt" 2>&1
+stamp "memory knobs"
+fi
+
+if want sizes; then
+{
+  echo "== resolution sweep, nano segmentation, batch 1"
+  timeout 60 $steps --size nano --batch 1 --resolution 256,320,512,640 --json "$json/steps_nano_res.json"
   echo "== other sizes"
   timeout 150 $steps --size small,base,medium,large --batch 1,4 --json "$json/steps_sizes.json"
   timeout 120 $infer --size small,base,medium,large --precision bf16 --graph 0,1 --json "$json/infer_sizes.json"
 } >> "$results/bench.txt" 2>&1
 stamp "other sizes"
+fi
 
 python3 - "$json" "$results/bench.json" <<'PY'
 import glob, json, os, sys

@@ -99,6 +99,7 @@ Dinov2Options dinov2_options_from(sdk::ConfigReader& reader) {
                                   "bottleneck blocks per C2f projector stage");
   o.drop_path = reader.get("drop_path", o.drop_path,
                            "stochastic depth rate of every ViT layer (RF-DETR uses 0)");
+  o.recompute = sdk::recompute_policy_from(reader, "each ViT layer's MLP activations (norm2, fc1, GELU, fc2)");
   o.freeze = reader.get("freeze", o.freeze, "freeze the ViT encoder (the projector still trains)");
   o.pretrained = reader.get("pretrained", o.pretrained.c_str(),
                             "Hugging Face DINOv2 model.safetensors to initialise the ViT from "
@@ -137,6 +138,7 @@ VitConfig vit_config_from(const Dinov2Options& options) {
   vit.num_register_tokens = options.num_register_tokens;
   vit.out_feature_indexes = options.out_feature_indexes;
   vit.drop_path = options.drop_path;
+  vit.recompute_mlp = options.recompute;
   return vit;
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "rtseg/sdk/recompute.h"
 #include "rtseg/sdk/config_reader.h"
 
 namespace rtseg::plugins::dinov2 {
@@ -24,6 +25,7 @@ struct Dinov2Options {
   std::vector<std::string> projector_scale = {"P4"};
   std::int64_t projector_blocks = 3;  // bottlenecks per C2f projector stage
   double drop_path = 0.0;             // stochastic depth rate of every layer
+  sdk::RecomputePolicy recompute = sdk::RecomputePolicy::kOnGpu;  // MLP activations rebuilt in backward
   bool freeze = false;                // ViT parameters get requires_grad = false
   std::string pretrained;             // Hugging Face DINOv2 model.safetensors, or empty
 };
@@ -42,6 +44,9 @@ struct VitConfig {
   std::int64_t num_register_tokens = 0;
   std::vector<std::int64_t> out_feature_indexes = {3, 6, 9, 12};
   double drop_path = 0.0;
+  /// Rebuild each layer's MLP activations (norm2, fc1, GELU, fc2) in backward instead of
+  /// holding them: the [T, mlp_ratio x C] hidden tensors are most of a layer's activations.
+  sdk::RecomputePolicy recompute_mlp = sdk::RecomputePolicy::kNever;
 
   /// Layers that run: stage out_feature_indexes.back() is the last one anybody reads.
   std::int64_t layers_to_run() const { return out_feature_indexes.back(); }

@@ -7,8 +7,17 @@
 #include <ATen/ops/rand.h>
 #include <ATen/ops/softmax.h>
 #include <torch/csrc/autograd/grad_mode.h>
+#include <torch/version.h>
+
+#if TORCH_VERSION_MAJOR >= 2
+#include <ATen/ops/scaled_dot_product_attention.h>
+#define RTSEG_HAS_SDPA 1
+#else
+#define RTSEG_HAS_SDPA 0
+#endif
 
 #include "init.h"
+#include "rtseg/sdk/recompute.h"
 
 namespace rtseg::plugins::dinov2 {
 
@@ -31,6 +40,13 @@ torch::Tensor VitSelfAttention::forward(const torch::Tensor& x) {
   const torch::Tensor q = heads(query_->forward(x));
   const torch::Tensor k = heads(key_->forward(x));
   const torch::Tensor v = heads(value_->forward(x));
+#if RTSEG_HAS_SDPA
+  // On a GPU, fused attention: the [heads, T, T] probabilities are never held for backward
+  // (the largest activation of the backbone) and it is faster. The CPU keeps the eager form below.
+  if (q.is_cuda()) {
+    return at::scaled_dot_product_attention(q, k, v).permute({0, 2, 1, 3}).contiguous().view({n, tokens, -1});
+  }
+#endif
   // Divide the scores (not q) by sqrt(d), as the reference does, for bit-level agreement.
   const torch::Tensor scores =
       at::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(head_dim_));
@@ -57,7 +73,7 @@ DropPathMasks DropPathMasks::draw(const torch::Tensor& like, double drop_prob) {
 }
 
 VitLayer::VitLayer(const VitConfig& config)
-    : windows_squared_(config.num_windows * config.num_windows) {
+    : windows_squared_(config.num_windows * config.num_windows), recompute_mlp_(config.recompute_mlp) {
   const std::int64_t c = config.hidden_size;
   const auto layer_norm = [&](const char* name) {
     return register_module(
@@ -108,9 +124,25 @@ torch::Tensor VitLayer::forward(const torch::Tensor& x, bool full_attention,
   if (masks.attention.defined()) branch = branch.div(masks.keep_prob) * masks.attention;
   const torch::Tensor hidden = branch + x;
 
-  branch = layer_scale2_->forward(fc2_->forward(at::gelu(fc1_->forward(norm2_->forward(hidden)))));
+  branch = layer_scale2_->forward(mlp(hidden));
   if (masks.mlp.defined()) branch = branch.div(masks.keep_prob) * masks.mlp;
   return branch + hidden;
+}
+
+torch::Tensor VitLayer::mlp(const torch::Tensor& hidden) {
+  // Shared pointers, not module holders: a lambda's copies are const, a holder's -> then too.
+  const auto norm = norm2_.ptr();
+  const auto fc1 = fc1_.ptr();
+  const auto fc2 = fc2_.ptr();
+  const auto run = [norm, fc1, fc2](const torch::Tensor& x) {
+    return fc2->forward(at::gelu(fc1->forward(norm->forward(x))));
+  };
+  if (!sdk::recomputes(recompute_mlp_, hidden)) return run(hidden);
+  std::vector<torch::Tensor> parameters = norm->parameters();
+  for (const auto& parameter : fc1->parameters()) parameters.push_back(parameter);
+  for (const auto& parameter : fc2->parameters()) parameters.push_back(parameter);
+  const auto function = [run](const std::vector<torch::Tensor>& in) { return std::vector<torch::Tensor>{run(in[0])}; };
+  return sdk::recompute_in_backward(function, {hidden}, parameters).front();
 }
 
 }  // namespace rtseg::plugins::dinov2

@@ -6,12 +6,14 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 
+#include "rtseg/sdk/recompute.h"
 #include "options.h"
 
 namespace rtseg::plugins::dinov2 {
 
-/// query/key/value projections (Hugging Face's Dinov2SelfAttention). Eager attention:
-/// softmax(q k^T / sqrt(d)) v, the form RF-DETR's fixtures were computed with.
+/// query/key/value projections (Hugging Face's Dinov2SelfAttention). On the CPU, eager attention:
+/// softmax(q k^T / sqrt(d)) v, the form RF-DETR's fixtures were computed with; on a GPU with
+/// LibTorch >= 2, scaled_dot_product_attention (fused kernels, no probabilities held).
 class VitSelfAttention final : public torch::nn::Module {
  public:
   VitSelfAttention(std::int64_t hidden_size, std::int64_t num_heads);
@@ -62,7 +64,11 @@ class VitLayer final : public torch::nn::Module {
   void reset_parameters(double layer_scale_init);
 
  private:
+  /// norm2, fc1, GELU, fc2 (recomputed in backward when the config asks).
+  torch::Tensor mlp(const torch::Tensor& hidden);
+
   std::int64_t windows_squared_;
+  sdk::RecomputePolicy recompute_mlp_;
   torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr};
   std::shared_ptr<VitSelfAttention> self_attention_;
   torch::nn::Linear output_dense_{nullptr};

@@ -13,6 +13,7 @@ HiresMaskOptions hires_mask_options_from(sdk::ConfigReader& reader) {
                               "mask logits at input size / this (4 or 8): the detail path's stride");
   options.detail_channels = reader.get("detail_channels", options.detail_channels,
                                        "channels of the image detail path");
+  options.recompute = sdk::recompute_policy_from(reader, "the blocks' and query MLPs' activations");
   reader.check(options.stride == 4 || options.stride == 8, "stride", "must be 4 or 8.");
   reader.check(options.detail_channels >= 2, "detail_channels", "must be at least 2.");
   return options;
@@ -29,6 +30,7 @@ HiresMaskHead::HiresMaskHead(HiresMaskOptions options, const sdk::BuildContext& 
   torch::nn::init::zeros_(detail_proj_->weight);
   torch::nn::init::zeros_(detail_proj_->bias);
   parts_ = rfdetr_mask::DotProductParts::register_on(*this, dim, context.decoder.num_layers);
+  parts_.recompute = options.recompute;
 }
 
 torch::Tensor HiresMaskHead::pixel_map(const torch::Tensor& images,

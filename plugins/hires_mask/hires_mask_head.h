@@ -14,6 +14,8 @@ namespace rtseg::plugins::hires_mask {
 struct HiresMaskOptions {
   std::int64_t stride = 4;            ///< mask logits at input size / this: 4 or 8
   std::int64_t detail_channels = 64;  ///< width of the image path
+  /// Blocks and query MLPs rebuilt in backward (rfdetr_mask::DotProductParts::recompute).
+  sdk::RecomputePolicy recompute = sdk::RecomputePolicy::kOnGpu;
 };
 
 HiresMaskOptions hires_mask_options_from(sdk::ConfigReader& reader);

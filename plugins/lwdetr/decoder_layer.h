@@ -7,6 +7,7 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 
+#include "rtseg/sdk/recompute.h"
 #include "group_self_attention.h"
 #include "levels.h"
 #include "ms_deform_attn.h"
@@ -21,6 +22,11 @@ struct DecoderLayerOptions {
   std::int64_t n_levels = 1;
   std::int64_t n_points = 2;
   double dropout = 0.0;
+  /// Rebuild activations in backward (sdk::recompute_in_backward) instead of holding them; only
+  /// without dropout, whose draws a recompute would not repeat.
+  sdk::RecomputePolicy recompute = sdk::RecomputePolicy::kNever;
+  /// What is recomputed: the whole layer (least memory, slowest) or only the feed-forward block.
+  bool recompute_whole_layer = false;
 };
 
 /// Memory the cross-attention reads, shared by all layers of one forward pass.
@@ -39,14 +45,21 @@ class DecoderLayerImpl : public torch::nn::Module {
   explicit DecoderLayerImpl(const DecoderLayerOptions& options);
 
   /// tgt, query_pos: [B, N, d]; reference_points: [B, N, L, 4]; groups: query groups in tgt.
-  torch::Tensor forward(torch::Tensor tgt, const torch::Tensor& query_pos,
+  torch::Tensor forward(const torch::Tensor& tgt, const torch::Tensor& query_pos,
                         const torch::Tensor& reference_points, const DecoderMemory& memory,
                         std::int64_t groups);
 
  private:
   torch::Tensor dropout(const torch::Tensor& x);
+  /// The layer itself (forward runs it directly or through a recompute).
+  torch::Tensor compute(torch::Tensor tgt, const torch::Tensor& query_pos, const torch::Tensor& reference_points,
+                        const DecoderMemory& memory, std::int64_t groups);
+
+  torch::Tensor feed_forward(const torch::Tensor& x);
 
   double dropout_;
+  sdk::RecomputePolicy recompute_;
+  bool recompute_whole_layer_;
   GroupSelfAttention self_attn_{nullptr};
   torch::nn::LayerNorm norm1_{nullptr};
   MsDeformAttn cross_attn_{nullptr};

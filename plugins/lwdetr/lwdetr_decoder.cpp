@@ -22,6 +22,8 @@ LwDetrDecoder::LwDetrDecoder(const LwDetrOptions& options, const LwDetrShape& sh
   layer.n_levels = shape.num_levels;
   layer.n_points = options.dec_n_points;
   layer.dropout = options.dropout;
+  layer.recompute = options.recompute;
+  layer.recompute_whole_layer = options.recompute_scope == "layer";
   const std::int64_t query_rows = shape.num_queries * options.group_detr;
 
   // Built in RF-DETR's order: the transformer (whose reset covers only its own parameters),

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 
+#include "rtseg/sdk/recompute.h"
 #include "rtseg/sdk/config_reader.h"
 
 namespace rtseg::plugins::lwdetr {
@@ -20,6 +21,8 @@ struct LwDetrOptions {
   bool bbox_reparam = true;             // boxes: (d_xy * wh + xy, exp(d_wh) * wh), no sigmoid
   bool lite_refpoint_refine = true;     // reference boxes and query_pos once, not per layer
   double dropout = 0.0;                 // dropout in the decoder layers (training only)
+  sdk::RecomputePolicy recompute = sdk::RecomputePolicy::kOnGpu;  // activations rebuilt in backward
+  std::string recompute_scope = "ffn";  // what is rebuilt: "ffn" (feed-forward blocks) or "layer"
   std::string decoder_norm = "LN";      // norm applied to every layer's output: "LN" or "Identity"
 };
 

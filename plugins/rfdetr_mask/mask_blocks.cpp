@@ -4,6 +4,7 @@
 #include <torch/nn/modules/activation.h>
 
 #include "rtseg/sdk/errors.h"
+#include "rtseg/sdk/recompute.h"
 
 namespace rtseg::plugins::rfdetr_mask {
 
@@ -62,16 +63,41 @@ DotProductParts DotProductParts::register_on(torch::nn::Module& owner, std::int6
   return parts;
 }
 
+namespace {
+
+// `module`'s forward on one tensor, recomputed in backward when `recompute` is set.
+template <class Module>
+torch::Tensor run(const std::shared_ptr<Module>& module, const torch::Tensor& x, sdk::RecomputePolicy recompute) {
+  if (!sdk::recomputes(recompute, x)) return module->forward(x);
+  const auto function = [module](const std::vector<torch::Tensor>& in) {
+    return std::vector<torch::Tensor>{module->forward(in[0])};
+  };
+  return sdk::recompute_in_backward(function, {x}, module->parameters()).front();
+}
+
+}  // namespace
+
 sdk::MaskOutputs DotProductParts::embed(const torch::Tensor& pixels,
                                         const sdk::DecoderOutputs& decoded) {
-  auto queries = [this](const torch::Tensor& features) {
-    return query_features_proj->forward(query_features_block->forward(features));
+  // The query MLP runs on all queries of every group (the matcher scores them all), and the
+  // blocks on full mask-resolution maps: both hold far more activations than they cost to redo.
+  const auto query_mlp = query_features_block.ptr();  // shared pointers: a lambda's copies are const
+  const auto query_proj = query_features_proj.ptr();
+  auto queries = [&](const torch::Tensor& features) {
+    if (!sdk::recomputes(recompute, features)) return query_proj->forward(query_mlp->forward(features));
+    const auto function = [query_mlp, query_proj](const std::vector<torch::Tensor>& in) {
+      return std::vector<torch::Tensor>{query_proj->forward(query_mlp->forward(in[0]))};
+    };
+    std::vector<torch::Tensor> parameters = query_mlp->parameters();
+    for (const auto& parameter : query_proj->parameters()) parameters.push_back(parameter);
+    return sdk::recompute_in_backward(function, {features}, parameters).front();
   };
   sdk::MaskOutputs out;
   torch::Tensor refined = pixels;
   const std::size_t layers = std::min<std::size_t>(blocks->size(), decoded.layers.size());
   for (std::size_t i = 0; i < layers; ++i) {
-    refined = blocks[i]->as<DepthwiseConvBlock>()->forward(refined);
+    auto block = blocks->ptr<DepthwiseConvBlockImpl>(i);
+    refined = run(block, refined, recompute);
     out.layers.push_back(sdk::MaskEmbedding{spatial_features_proj->forward(refined),
                                             queries(decoded.layers[i].features), bias});
   }

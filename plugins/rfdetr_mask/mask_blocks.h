@@ -9,6 +9,7 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 
+#include "rtseg/sdk/recompute.h"
 #include "rtseg/sdk/build_context.h"
 #include "rtseg/sdk/components/seg_head.h"
 
@@ -54,6 +55,10 @@ struct DotProductParts {
   MlpBlock query_features_block{nullptr};
   torch::nn::Linear query_features_proj{nullptr};
   torch::Tensor bias;
+  /// Recompute each block and each query MLP in backward instead of holding their activations
+  /// (see sdk::recompute_in_backward): the head then holds little more than its inputs and
+  /// outputs while the rest of the backward pass runs.
+  sdk::RecomputePolicy recompute = sdk::RecomputePolicy::kNever;
 
   static DotProductParts register_on(torch::nn::Module& owner, std::int64_t dim,
                                      std::int64_t num_layers);

@@ -10,6 +10,7 @@ RfdetrMaskOptions rfdetr_mask_options_from(sdk::ConfigReader& reader) {
   RfdetrMaskOptions options;
   options.downsample_ratio = reader.get("downsample_ratio", options.downsample_ratio,
                                         "mask logits at input size / this");
+  options.recompute = sdk::recompute_policy_from(reader, "the blocks' and query MLPs' activations");
   reader.check(options.downsample_ratio >= 1, "downsample_ratio", "must be at least 1.");
   return options;
 }
@@ -18,6 +19,7 @@ RfdetrMaskHead::RfdetrMaskHead(RfdetrMaskOptions options, const sdk::BuildContex
     : options_(options) {
   const std::int64_t dim = checked_pixel_dim(context, "rfdetr_mask");
   parts_ = DotProductParts::register_on(*this, dim, context.decoder.num_layers);
+  parts_.recompute = options_.recompute;
 }
 
 torch::Tensor RfdetrMaskHead::pixel_map(const torch::Tensor& images,

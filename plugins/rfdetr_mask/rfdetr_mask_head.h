@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "rtseg/sdk/recompute.h"
 #include "mask_blocks.h"
 #include "rtseg/sdk/build_context.h"
 #include "rtseg/sdk/components/seg_head.h"
@@ -12,6 +13,9 @@ namespace rtseg::plugins::rfdetr_mask {
 
 struct RfdetrMaskOptions {
   std::int64_t downsample_ratio = 4;  ///< masks at input size / this (RF-DETR: 4)
+  /// Recompute the blocks and query MLPs in backward (DotProductParts::recompute): same
+  /// gradients, less memory held per image.
+  sdk::RecomputePolicy recompute = sdk::RecomputePolicy::kOnGpu;
 };
 
 RfdetrMaskOptions rfdetr_mask_options_from(sdk::ConfigReader& reader);

@@ -14,6 +14,7 @@
 #include "rtseg/framework/logging.h"
 #include "rtseg/framework/model.h"
 #include "rtseg/framework/recipe.h"
+#include "rtseg/framework/recipe_loader.h"
 #include "rtseg/framework/rfdetr_args.h"
 #include "rtseg/framework/runtime.h"
 #include "rtseg/framework/weights.h"
@@ -44,17 +45,20 @@ class RfdetrParity : public ::testing::Test {
   }
 
   // The model described by a fixture's config.json, with the fixture's weights loaded strictly.
-  std::shared_ptr<framework::Model> model_for(const std::string& fixture, bool checkpointing = false) {
-    return model_in(kFixtures / fixture, checkpointing);
+  std::shared_ptr<framework::Model> model_for(const std::string& fixture, bool checkpointing = false,
+                                              const std::vector<framework::Override>& overrides = {}) {
+    return model_in(kFixtures / fixture, checkpointing, overrides);
   }
 
-  std::shared_ptr<framework::Model> model_in(const std::filesystem::path& folder, bool checkpointing = false) {
+  std::shared_ptr<framework::Model> model_in(const std::filesystem::path& folder, bool checkpointing = false,
+                                             const std::vector<framework::Override>& overrides = {}) {
     const std::string fixture = folder.filename().string();
     std::ifstream in(folder / "config.json");
     const auto args = nlohmann::json::parse(in);
     framework::LoadedRecipe recipe;
     recipe.document =
         framework::RecipeDocument::parse_text(framework::recipe_from_rfdetr_args(args), fixture + "/config.json");
+    framework::apply_overrides(recipe.document, overrides);
     const auto stages = framework::expand_stages(recipe);
     const auto checked = framework::check_recipe(stages.at(0).document, runtime_.registry());
     auto model = framework::build_model(runtime_.registry(), stages[0].document, checked, sdk::BuildContext{});
@@ -67,6 +71,9 @@ class RfdetrParity : public ::testing::Test {
     }
     return model;
   }
+
+  // Train-mode outputs of tiny_seg_ckpt and the gradients of the sum of their means.
+  void check_training_gradients(const std::shared_ptr<framework::Model>& model);
 
   static std::map<std::string, torch::Tensor> outputs_of(const framework::ModelOutputs& out, bool dense_masks) {
     std::map<std::string, torch::Tensor> named;
@@ -158,7 +165,41 @@ TEST_F(RfdetrParity, TrainModeOutputsOfAllGroupsMatch) {
 // With gradient checkpointing on, outputs and the backbone's gradients of
 // L = sum over every output tensor of its mean equal RF-DETR's.
 TEST_F(RfdetrParity, CheckpointedTrainingForwardAndBackboneGradientsMatch) {
-  auto model = model_for("tiny_seg_ckpt", /*checkpointing=*/true);
+  check_training_gradients(model_for("tiny_seg_ckpt", /*checkpointing=*/true));
+}
+
+// Activations recomputed in backward (the ViT MLPs, the decoder FFNs, the mask head's blocks and
+// query MLPs; on GPUs by default) give RF-DETR's backbone gradients, and every parameter's
+// gradient equals the one without recomputation.
+TEST_F(RfdetrParity, RecomputedActivationsGiveTheSameGradients) {
+  const auto with = [](const char* policy) {
+    const std::string value = std::string("\"") + policy + "\"";
+    return std::vector<framework::Override>{{"model.backbone.recompute", value, "test"},
+                                            {"model.decoder.recompute", value, "test"},
+                                            {"model.seg_head.recompute", value, "test"}};
+  };
+  auto plain = model_for("tiny_seg_ckpt", false, with("never"));
+  check_training_gradients(plain);
+  const auto expected = plain->named_parameters();
+  auto whole_layers = with("always");
+  whole_layers.push_back({"model.decoder.recompute_scope", "\"layer\"", "test"});
+  for (const auto& overrides : {with("always"), whole_layers}) {
+    auto recomputed = model_for("tiny_seg_ckpt", false, overrides);
+    check_training_gradients(recomputed);
+    std::size_t compared = 0;
+    for (const auto& item : recomputed->named_parameters()) {
+      SCOPED_TRACE(item.key());
+      const torch::Tensor& reference = expected[item.key()];
+      ASSERT_EQ(item.value().grad().defined(), reference.grad().defined());
+      if (!reference.grad().defined()) continue;
+      EXPECT_LE((item.value().grad() - reference.grad()).abs().max().item<double>(), 1e-6);
+      ++compared;
+    }
+    EXPECT_GT(compared, 150u);  // backbone, decoder and head
+  }
+}
+
+void RfdetrParity::check_training_gradients(const std::shared_ptr<framework::Model>& model) {
   model->train();
   const auto input = sdk::SafetensorsFile::open(kFixtures / "tiny_seg_ckpt/input.safetensors").get("images");
   const auto outputs = outputs_of(model->forward(input.clone()), false);

@@ -136,5 +136,25 @@ TEST(ModelEma, FollowsRfDetrsDecayWithWarmUp) {
   EXPECT_TRUE(torch::equal(layer->weight, current));
 }
 
+TEST(ModelEma, HoldsNoCopyOfFrozenParameters) {
+  torch::nn::Linear layer(3, 2);
+  layer->bias.set_requires_grad(false);  // frozen, as stage 2 freezes the detector
+  framework::train::ModelEma ema(*layer, 0.5, 0.0);
+  torch::NoGradGuard no_grad;
+  layer->weight.add_(1.0);
+  ema.update();
+  std::map<std::string, torch::Tensor> named;
+  for (const auto& [name, tensor] : ema.named_tensors()) named[name] = tensor;
+  ASSERT_EQ(named.size(), 2u);  // checkpoints still name every parameter
+  // The frozen bias is the model's own storage, not an average held beside it.
+  EXPECT_EQ(named["bias"].data_ptr(), layer->bias.data_ptr());
+  EXPECT_NE(named["weight"].data_ptr(), layer->weight.data_ptr());
+  // Loading a checkpoint without the frozen name works; the average is restored.
+  const torch::Tensor average = named["weight"].clone();
+  ema.load({{"weight", average * 2}}, 7);
+  EXPECT_TRUE(torch::equal(ema.named_tensors()[0].second, average * 2));
+  EXPECT_EQ(ema.updates(), 7);
+}
+
 }  // namespace
 }  // namespace rtseg

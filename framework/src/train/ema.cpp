@@ -24,7 +24,13 @@ ModelEma::ModelEma(torch::nn::Module& model, double decay, double tau) : decay_(
       copied_.push_back(tensor.detach().clone());
     }
   };
-  for (const auto& item : model.named_parameters()) add(item.key(), item.value());
+  for (const auto& item : model.named_parameters()) {
+    if (item.value().requires_grad()) {
+      add(item.key(), item.value());
+    } else {
+      frozen_.emplace_back(item.key(), item.value());
+    }
+  }
   for (const auto& item : model.named_buffers()) add(item.key(), item.value());
 }
 
@@ -63,6 +69,7 @@ std::vector<std::pair<std::string, torch::Tensor>> ModelEma::named_tensors() con
   std::vector<std::pair<std::string, torch::Tensor>> out;
   for (std::size_t i = 0; i < averages_.size(); ++i) out.emplace_back(names_[i], averages_[i]);
   for (std::size_t i = 0; i < copied_.size(); ++i) out.emplace_back(copied_names_[i], copied_[i]);
+  for (const auto& [name, tensor] : frozen_) out.emplace_back(name, tensor.detach());
   return out;
 }
 

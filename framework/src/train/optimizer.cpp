@@ -4,6 +4,7 @@
 #include <map>
 #include <utility>
 
+#include "rtseg/framework/train/multi_tensor_adamw.h"
 #include "rtseg/sdk/errors.h"
 
 namespace rtseg::framework::train {
@@ -63,7 +64,7 @@ std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<ParameterGroup
     options->weight_decay(group.weight_decay);
     param_groups.emplace_back(group.parameters, std::move(options));
   }
-  return std::make_unique<torch::optim::AdamW>(std::move(param_groups), torch::optim::AdamWOptions(groups.front().lr));
+  return std::make_unique<MultiTensorAdamW>(std::move(param_groups), torch::optim::AdamWOptions(groups.front().lr));
 }
 
 void set_learning_rates(torch::optim::Optimizer& optimizer, const std::vector<ParameterGroup>& groups,

@@ -11,29 +11,13 @@
 #include "rtseg/framework/weights.h"
 #include "rtseg/sdk/errors.h"
 #include "rtseg/sdk/safetensors.h"
+#include "optimizer_state_key.h"
 
 namespace rtseg::framework::train {
 namespace {
 
 constexpr const char* kProgressKey = "rtseg.progress";
 constexpr int kFormat = 1;
-
-// LibTorch keys an optimizer's per-parameter state by the parameter's TensorImpl: as a string of
-// the pointer up to 1.13, as the pointer itself from 2.0.
-using StateKey = std::decay_t<decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
-
-template <class Key>
-Key key_of(c10::TensorImpl* impl) {
-  if constexpr (std::is_same_v<Key, std::string>) {
-    std::ostringstream text;  // what c10::guts::to_string wrote
-    text << static_cast<void*>(impl);
-    return text.str();
-  } else {
-    return impl;
-  }
-}
-
-StateKey state_key(const torch::Tensor& parameter) { return key_of<StateKey>(parameter.unsafeGetTensorImpl()); }
 
 std::string moment_name(std::size_t group, std::size_t index, const char* what) {
   return "optim." + std::to_string(group) + "." + std::to_string(index) + "." + what;
@@ -53,7 +37,7 @@ void TrainingState::save(const std::filesystem::path& file, const Progress& prog
   for (std::size_t g = 0; g < groups->size(); ++g) {
     const auto& parameters = (*groups)[g].parameters;
     for (std::size_t i = 0; i < parameters.size(); ++i) {
-      const auto found = states.find(state_key(parameters[i]));
+      const auto found = states.find(optimizer_state_key(parameters[i]));
       if (found == states.end()) continue;
       const auto& state = static_cast<const torch::optim::AdamWParamState&>(*found->second);
       tensors.emplace_back(moment_name(g, i, "exp_avg"), state.exp_avg());
@@ -110,7 +94,7 @@ Progress TrainingState::load(const std::filesystem::path& file) const {
       state->step(steps[key].get<std::int64_t>());
       state->exp_avg(saved.get(moment_name(g, i, "exp_avg")).to(parameters[i].device()).clone());
       state->exp_avg_sq(saved.get(moment_name(g, i, "exp_avg_sq")).to(parameters[i].device()).clone());
-      states[state_key(parameters[i])] = std::move(state);
+      states[optimizer_state_key(parameters[i])] = std::move(state);
     }
   }
   if (generator && saved.contains("rng.criterion")) generator->set_state(saved.get("rng.criterion").clone());

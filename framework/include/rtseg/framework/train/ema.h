@@ -12,7 +12,9 @@ namespace rtseg::framework::train {
 /// An exponential moving average of a model's parameters and floating-point buffers (RF-DETR's
 /// ModelEma): after optimizer update u (1-based) every averaged tensor becomes
 ///   ema = d * ema + (1 - d) * current,  d = decay * (1 - exp(-u / tau))  (tau = 0: d = decay),
-/// so early updates follow the model closely. Other buffers are copied.
+/// so early updates follow the model closely. Other buffers are copied. Frozen parameters
+/// (requires_grad false, e.g. stage 2's detector) never change, so their average is the model's
+/// own tensor: no copy is held for them.
 class ModelEma {
  public:
   ModelEma(torch::nn::Module& model, double decay, double tau);
@@ -28,7 +30,8 @@ class ModelEma {
 
   /// The averaged tensors by model name, for checkpoints.
   std::vector<std::pair<std::string, torch::Tensor>> named_tensors() const;
-  /// Restores a checkpoint's tensors (all names must be present) and update count.
+  /// Restores a checkpoint's tensors (all names must be present, frozen parameters excepted) and
+  /// update count.
   void load(const std::vector<std::pair<std::string, torch::Tensor>>& tensors, std::int64_t updates);
 
  private:
@@ -41,6 +44,7 @@ class ModelEma {
   std::vector<torch::Tensor> copied_model_;    // non-float buffers
   std::vector<torch::Tensor> copied_;
   std::vector<std::string> copied_names_;
+  std::vector<std::pair<std::string, torch::Tensor>> frozen_;  // the model's own, never averaged
 };
 
 }  // namespace rtseg::framework::train

@@ -28,7 +28,8 @@ struct ParameterGroup {
 /// first parameter's position in the model, so the order is stable across runs.
 std::vector<ParameterGroup> parameter_groups(Model& model, const TrainOptions& options);
 
-/// AdamW over the groups (betas 0.9/0.999, eps 1e-8, as torch's defaults).
+/// AdamW over the groups (betas 0.9/0.999, eps 1e-8, as torch's defaults), stepped with
+/// multi-tensor kernels (MultiTensorAdamW).
 std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<ParameterGroup>& groups);
 
 /// Sets every group's learning rate to its base rate times `factor`.
