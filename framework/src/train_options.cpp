@@ -91,6 +91,9 @@ TrainOptions train_options_from(sdk::ConfigReader& reader) {
                                           "smallest mAP gain that counts as improvement");
   o.seed = reader.get("seed", o.seed, "random seed (data order, augmentation, initialisation)");
   o.device = reader.get("device", o.device, "auto, cpu, cuda or cuda:N");
+  o.dist_backend = reader.choice("dist_backend", o.dist_backend, {"auto", "gloo", "nccl"},
+                                 "distributed training (several processes): what carries the collectives; auto = "
+                                 "NCCL on CUDA devices when the build has it, else Gloo");
   o.threads = reader.get("threads", o.threads, "CPU threads for LibTorch (0: all cores)");
   o.output_dir = reader.get("output_dir", o.output_dir,
                             "folder of run folders <stage>_<size>_<resolution>_<n>");

@@ -1,12 +1,6 @@
 // Data parallelism on c10d (Gloo over loopback), with real processes: the test program starts
-// copies of itself as ranks (Distributed.Rank runs only inside them).
+// copies of itself as ranks (Distributed.Rank runs only inside them; see two_ranks.h).
 #include "rtseg/framework/distributed/process_group.h"
-
-#include <netinet/in.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -17,19 +11,23 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "rtseg/framework/recipe_document.h"
 #include "rtseg/framework/recipe_loader.h"
 #include "rtseg/framework/train/pipeline.h"
 #include "rtseg/sdk/errors.h"
 #include "rtseg/sdk/safetensors.h"
 #include "test_support.h"
 #include "train/train_test_support.h"
-
-extern char** environ;
+#include "train/two_ranks.h"
 
 namespace rtseg::framework::distributed {
 namespace {
 
-constexpr int kWorld = 2;
+using rtseg::testing::kWorld;
+using rtseg::testing::read_values;
+using rtseg::testing::run_two_ranks;
+using rtseg::testing::write_values;
+
 constexpr double kLearningRate = 0.1;
 
 // The same two samples everywhere; rank r trains on sample r.
@@ -58,118 +56,80 @@ std::vector<double> flat_values(torch::nn::Linear& model) {
   return values;
 }
 
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
-// Starts this test program as rank `rank` of a `role` run; returns its pid.
-pid_t spawn_rank(int rank, int port, const std::string& role, const std::filesystem::path& out) {
-  std::vector<std::string> variables;
-  for (char** e = environ; *e; ++e) variables.emplace_back(*e);
-  for (const std::string& v : {"RANK=" + std::to_string(rank), "WORLD_SIZE=" + std::to_string(kWorld),
-                               "LOCAL_RANK=" + std::to_string(rank), std::string("MASTER_ADDR=127.0.0.1"),
-                               "MASTER_PORT=" + std::to_string(port), "RTSEG_TEST_DIST_ROLE=" + role,
-                               "RTSEG_TEST_DIST_OUT=" + out.string()}) {
-    variables.push_back(v);
-  }
-  std::vector<char*> envp;
-  for (std::string& v : variables) envp.push_back(v.data());
-  envp.push_back(nullptr);
-  std::string program = std::filesystem::read_symlink("/proc/self/exe").string();
-  std::string filter = "--gtest_filter=Distributed.Rank";
-  char* argv[] = {program.data(), filter.data(), nullptr};
-  pid_t pid = 0;
-  EXPECT_EQ(posix_spawn(&pid, program.c_str(), nullptr, nullptr, argv, envp.data()), 0);
-  return pid;
-}
-
-// Exit code of `pid`, or -1 when it is still running after `limit` (then it is killed).
-int wait_for(pid_t pid, std::chrono::seconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  int status = 0;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (::waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, &status, 0);
-  return -1;
-}
-
-// A tiny detector run: 3 steps of `batch` images per process, no EMA, fixed seed. (A detector:
-// the mask losses' random points would differ between one process and two.)
-LoadedRecipe small_run(const std::filesystem::path& runs, std::int64_t batch) {
+// A tiny detector run: 3 steps of `batch` x `accum` images per process, no EMA, fixed seed. (A
+// detector: the mask losses' random points would differ between one process and two.)
+LoadedRecipe small_run(const std::filesystem::path& runs, std::int64_t batch, std::int64_t accum = 1) {
   LoadedRecipe recipe = rtseg::testing::loaded(rtseg::testing::tiny_recipe(runs, "", false));
-  apply_overrides(recipe.document, {{"train.batch", std::to_string(batch), ""}, {"train.accum", "1", ""},
+  apply_overrides(recipe.document, {{"train.batch", std::to_string(batch), ""},
+                                    {"train.accum", std::to_string(accum), ""},
                                     {"train.ema", "false", ""}, {"train.epochs", "1", ""},
                                     {"train.max_steps", "3", ""}, {"train.tensorboard", "false", ""}});
   return recipe;
-}
-
-// Runs a `role` with two ranks and returns their exit codes (-1: still running after `limit`).
-std::vector<int> run_two_ranks(const std::string& role, const std::filesystem::path& out,
-                               std::chrono::seconds limit = std::chrono::seconds(60)) {
-  const int port = free_port();
-  const pid_t first = spawn_rank(0, port, role, out);
-  const pid_t second = spawn_rank(1, port, role, out);
-  const int second_code = wait_for(second, limit);
-  return {wait_for(first, limit), second_code};
 }
 
 // The body of one rank (a child process); skipped in a normal test run.
 TEST(Distributed, Rank) {
   const char* role = std::getenv("RTSEG_TEST_DIST_ROLE");
   if (!role) GTEST_SKIP() << "runs only as a rank started by the other Distributed tests";
+  const auto found = rtseg::testing::rank_roles().find(role);
+  ASSERT_NE(found, rtseg::testing::rank_roles().end()) << "no rank role " << role;
   torch::set_num_threads(1);
-  const std::filesystem::path out = std::getenv("RTSEG_TEST_DIST_OUT");
-  const WorldInfo world = world_from_environment();
-  ProcessGroup group(world, std::chrono::seconds(5));
-  if (std::string(role) == "die") {
-    if (world.rank == 1) std::_Exit(0);  // gone without a word
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    try {
-      torch::Tensor value = torch::ones({8});
-      group.average({value});
-      std::ofstream(out / "rank0.txt") << "no error\n";
-    } catch (const std::exception& error) {
-      std::ofstream(out / "rank0.txt") << "error: " << error.what() << "\n";
-      std::_Exit(3);
-    }
-    return;
-  }
-  if (std::string(role) == "train") {
-    // The trainer end to end: this process is one rank of a data-parallel run.
-    auto runtime = rtseg::testing::make_test_runtime();
-    train::PipelineOptions options;
-    options.process_group = &group;
-    torch::manual_seed(1000 + world.rank);  // different initial weights: the trainer broadcasts rank 0's
-    train::run_pipeline(*runtime, small_run(out / "runs", 1), options);
-    return;
-  }
-  torch::manual_seed(world.rank);  // different initial weights on purpose: broadcast fixes them
+  ProcessGroup group(world_from_environment(), found->second.timeout);
+  found->second.body(group, std::getenv("RTSEG_TEST_DIST_OUT"));
+}
+
+const rtseg::testing::RankRoleRegistration kStep("step", {[](ProcessGroup& group, const std::filesystem::path& out) {
+  torch::manual_seed(group.rank());  // different initial weights on purpose: broadcast fixes them
   torch::nn::Linear model(4, 3);
   group.broadcast(model->parameters());
   const auto [x, y] = global_batch();
-  sgd_step(model, x.narrow(0, world.rank, 1), y.narrow(0, world.rank, 1), &group);
-  std::ofstream file(out / ("rank" + std::to_string(world.rank) + ".txt"));
-  file.precision(17);
-  for (const double v : flat_values(model)) file << v << "\n";
+  sgd_step(model, x.narrow(0, group.rank(), 1), y.narrow(0, group.rank(), 1), &group);
+  write_values(out / ("rank" + std::to_string(group.rank()) + ".txt"), flat_values(model));
+}});
+
+const rtseg::testing::RankRoleRegistration kDie("die", {[](ProcessGroup& group, const std::filesystem::path& out) {
+  if (group.rank() == 1) std::_Exit(0);  // gone without a word
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  try {
+    torch::Tensor value = torch::ones({8});
+    group.average({value});
+    std::ofstream(out / "rank0.txt") << "no error\n";
+  } catch (const std::exception& error) {
+    std::ofstream(out / "rank0.txt") << "error: " << error.what() << "\n";
+    std::_Exit(3);
+  }
+}});
+
+// The trainer end to end: this process is one rank of a data-parallel run.
+void train_as_rank(ProcessGroup& group, const LoadedRecipe& recipe) {
+  auto runtime = rtseg::testing::make_test_runtime();
+  train::PipelineOptions options;
+  options.process_group = &group;
+  torch::manual_seed(1000 + group.rank());  // different initial weights: the trainer broadcasts rank 0's
+  train::run_pipeline(*runtime, recipe, options);
 }
 
-std::vector<double> read_values(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::vector<double> values;
-  for (double v; in >> v;) values.push_back(v);
-  return values;
-}
+const rtseg::testing::RankRoleRegistration kTrain("train", {[](ProcessGroup& group, const std::filesystem::path& out) {
+  train_as_rank(group, small_run(out / "runs", 1));
+}});
+const rtseg::testing::RankRoleRegistration kTrainAccum(
+    "train_accum", {[](ProcessGroup& group, const std::filesystem::path& out) {
+      train_as_rank(group, small_run(out / "runs", 1, 2));
+    }});
+
+// --batch auto on two ranks: each plans on its own device at the same time (a longer timeout)
+// and all take the smallest batch, ProcessGroup::minimum (checked first with known values).
+const rtseg::testing::RankRoleRegistration kAutoBatch(
+    "auto_batch", {[](ProcessGroup& group, const std::filesystem::path& out) {
+                     write_values(out / ("minimum" + std::to_string(group.rank()) + ".txt"),
+                                  {static_cast<double>(group.minimum(7 - 3 * group.rank()))});
+                     LoadedRecipe recipe = small_run(out / "runs", 2, 2);
+                     apply_overrides(recipe.document, {{"train.auto_batch", "true", ""},
+                                                       {"train.memory_budget", "\"64GiB\"", ""},
+                                                       {"train.max_steps", "1", ""}});
+                     train_as_rank(group, recipe);
+                   },
+                   std::chrono::seconds(120)});
 
 TEST(Distributed, TwoRanksWithOneSampleEachEqualOneRankWithBoth) {
   rtseg::testing::TempDir dir;
@@ -189,29 +149,62 @@ TEST(Distributed, TwoRanksWithOneSampleEachEqualOneRankWithBoth) {
   for (std::size_t i = 0; i < single.size(); ++i) EXPECT_NEAR(rank0[i], single[i], 1e-6) << "value " << i;
 }
 
-// The trainer on two ranks with batch 1 each gives the update of one process with batch 2: the
-// same images per step (interleaved shards), gradients averaged, the box normaliser all-reduced.
-TEST(Distributed, TrainingOnTwoRanksEqualsOneProcessWithTheWholeBatch) {
-  rtseg::testing::TempDir dir;
-  ASSERT_THAT(run_two_ranks("train", dir.path(), std::chrono::seconds(120)), ::testing::ElementsAre(0, 0));
+// The largest difference between the weights two ranks trained (`role`) and those one process
+// trained with `single`.
+double trained_difference(const std::string& role, const LoadedRecipe& single_recipe,
+                          const std::filesystem::path& dir) {
+  EXPECT_THAT(run_two_ranks(role, dir, std::chrono::seconds(180)), ::testing::ElementsAre(0, 0));
   std::vector<std::filesystem::path> folders;
-  for (const auto& entry : std::filesystem::directory_iterator(dir.path() / "runs")) folders.push_back(entry.path());
-  ASSERT_EQ(folders.size(), 1u) << "rank 0 alone makes the run folder";
-  const auto together = sdk::SafetensorsFile::open(folders[0] / "weights" / "last.safetensors");
+  for (const auto& entry : std::filesystem::directory_iterator(dir / "runs")) folders.push_back(entry.path());
+  EXPECT_EQ(folders.size(), 1u) << "rank 0 alone makes the run folder";
+  const auto together = sdk::SafetensorsFile::open(folders.at(0) / "weights" / "last.safetensors");
 
   torch::set_num_threads(1);
   auto runtime = rtseg::testing::make_test_runtime();
   torch::manual_seed(1000);  // rank 0's initial weights
-  const auto single_runs = train::run_pipeline(*runtime, small_run(dir.path() / "single", 2), train::PipelineOptions{});
+  const auto single_runs = train::run_pipeline(*runtime, single_recipe, train::PipelineOptions{});
   const auto alone = sdk::SafetensorsFile::open(single_runs.at(0).run / "weights" / "last.safetensors");
   double worst = 0;
   for (const auto& name : alone.names()) {
     worst = std::max(worst, (together.get(name) - alone.get(name)).abs().max().item<double>());
   }
+  return worst;
+}
+
+// The trainer on two ranks with batch 1 each gives the update of one process with batch 2: the
+// same images per step (interleaved shards), gradients averaged (overlapping backward), the box
+// normaliser all-reduced.
+TEST(Distributed, TrainingOnTwoRanksEqualsOneProcessWithTheWholeBatch) {
+  rtseg::testing::TempDir dir;
+  const double worst = trained_difference("train", small_run(dir.path() / "single", 2), dir.path());
   // Summation order differs (two half-batch gradients averaged vs one batch); after 3 AdamW
   // steps at lr 1e-3 that stays far below the update size.
   EXPECT_LT(worst, 1e-4);
   std::cout << "[distributed] 2 ranks x batch 1 vs 1 x batch 2, largest weight difference " << worst << "\n";
+}
+
+// Gradient accumulation: only the last micro-batch communicates, and the accumulated sum is
+// averaged: 2 ranks x batch 1 x accum 2 == 1 process x batch 2 x accum 2.
+TEST(Distributed, AccumulatingOnTwoRanksEqualsOneProcessWithTheWholeMicroBatches) {
+  rtseg::testing::TempDir dir;
+  const double worst = trained_difference("train_accum", small_run(dir.path() / "single", 2, 2), dir.path());
+  EXPECT_LT(worst, 1e-4);
+  std::cout << "[distributed] 2 ranks x batch 1 x accum 2 vs 1 x batch 2 x accum 2, largest weight difference "
+            << worst << "\n";
+}
+
+TEST(Distributed, BatchAutoWorksOnSeveralRanks) {
+  rtseg::testing::TempDir dir;
+  ASSERT_THAT(run_two_ranks("auto_batch", dir.path(), std::chrono::seconds(240)), ::testing::ElementsAre(0, 0));
+  EXPECT_THAT(read_values(dir.path() / "minimum0.txt"), ::testing::ElementsAre(4.0));
+  EXPECT_THAT(read_values(dir.path() / "minimum1.txt"), ::testing::ElementsAre(4.0));
+  std::vector<std::filesystem::path> folders;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path() / "runs")) folders.push_back(entry.path());
+  ASSERT_EQ(folders.size(), 1u);
+  const auto saved = RecipeDocument::parse_file(folders[0] / "recipe.toml", "recipe.toml");
+  EXPECT_EQ(saved.root().at_path("train.batch").value<std::int64_t>(), 4);  // the whole effective batch fits
+  EXPECT_EQ(saved.root().at_path("train.accum").value<std::int64_t>(), 1);
+  EXPECT_EQ(saved.root().at_path("train.auto_batch").value<bool>(), false);
 }
 
 TEST(Distributed, ARankThatDiesMakesTheOthersFailInsteadOfHanging) {
@@ -223,22 +216,38 @@ TEST(Distributed, ARankThatDiesMakesTheOthersFailInsteadOfHanging) {
   EXPECT_THAT(text, ::testing::StartsWith("error: "));
 }
 
+TEST(Distributed, AskingForNcclWithoutItSaysWhichKeyAndWhatToDo) {
+  if (nccl_available()) GTEST_SKIP() << "this build has NCCL";
+  EXPECT_THAT([] { choose_backend("nccl", torch::kCPU); },
+              ::testing::ThrowsMessage<sdk::ConfigError>(::testing::HasSubstr(
+                  "train.dist_backend = \"nccl\" but this build of rtseg has no NCCL")));
+  EXPECT_THAT([] { choose_backend("nccl", torch::kCPU); },
+              ::testing::ThrowsMessage<sdk::ConfigError>(::testing::HasSubstr("use train.dist_backend = \"gloo\"")));
+  EXPECT_EQ(choose_backend("auto", torch::kCPU), Backend::kGloo);
+  EXPECT_EQ(choose_backend("auto", torch::Device(torch::kCUDA, 0)), Backend::kGloo);  // no NCCL here
+  EXPECT_EQ(choose_backend("gloo", torch::kCPU), Backend::kGloo);
+}
+
 TEST(Distributed, TheEnvironmentOfTorchrunAndSlurmIsRead) {
   ::unsetenv("WORLD_SIZE");
   ::setenv("SLURM_NTASKS", "4", 1);
   ::setenv("SLURM_PROCID", "2", 1);
   ::setenv("SLURM_LOCALID", "0", 1);
+  ::setenv("SLURM_NTASKS_PER_NODE", "2(x2)", 1);
   WorldInfo world = world_from_environment();
   EXPECT_EQ(world.world_size, 4);
   EXPECT_EQ(world.rank, 2);
+  EXPECT_EQ(world.local_world_size, 2);
   ::setenv("SLURM_PROCID", "7", 1);
   EXPECT_THAT([] { world_from_environment(); },
               ::testing::ThrowsMessage<sdk::ConfigError>(::testing::HasSubstr("SLURM_PROCID=7 is outside the world of 4")));
   ::unsetenv("SLURM_NTASKS");
   ::unsetenv("SLURM_PROCID");
   ::unsetenv("SLURM_LOCALID");
+  ::unsetenv("SLURM_NTASKS_PER_NODE");
   ::setenv("WORLD_SIZE", "2", 1);
   ::setenv("RANK", "1", 1);
+  EXPECT_EQ(world_from_environment().local_world_size, 2);  // no LOCAL_WORLD_SIZE: all on this machine
   ::setenv("MASTER_PORT", "http", 1);
   EXPECT_THAT([] { world_from_environment(); },
               ::testing::ThrowsMessage<sdk::ConfigError>(::testing::HasSubstr("MASTER_PORT=\"http\": expected a whole number")));

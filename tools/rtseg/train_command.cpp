@@ -18,7 +18,7 @@ struct TrainFlags {
   std::optional<std::string> batch, budget, oom;
   std::optional<std::int64_t> accum, resolution, workers, multi_scale, num_queries, epochs, max_steps,
       threads, seed;
-  std::optional<std::string> data, device, amp, output_dir;
+  std::optional<std::string> data, device, amp, output_dir, dist_backend;
   bool tensorboard = false;
   bool no_tensorboard = false;
   bool gradient_checkpointing = false;
@@ -49,6 +49,10 @@ struct TrainFlags {
     command.add_option("--seed", seed, "Random seed (train.seed)");
     command.add_option("--data", data, "Dataset folder (data.path)");
     command.add_option("--device", device, "auto, cpu, cuda or cuda:N (train.device)");
+    command.add_option("--dist_backend", dist_backend,
+                       "Several processes: what carries the collectives: auto (NCCL on CUDA, else Gloo), gloo "
+                       "or nccl (train.dist_backend)")
+        ->check(CLI::IsMember({"auto", "gloo", "nccl"}));
     command.add_option("--amp", amp, "Mixed precision: auto, bf16, fp16 or off (train.amp)")
         ->expected(0, 1)
         ->default_str("auto");
@@ -81,6 +85,7 @@ struct TrainFlags {
     number("train.seed", seed, "--seed");
     if (data) add("data.path", "\"" + *data + "\"", "--data");
     if (device) add("train.device", "\"" + *device + "\"", "--device");
+    if (dist_backend) add("train.dist_backend", "\"" + *dist_backend + "\"", "--dist_backend");
     if (amp) add("train.amp", "\"" + (amp->empty() ? std::string("auto") : *amp) + "\"", "--amp");
     if (output_dir) add("train.output_dir", "\"" + *output_dir + "\"", "--output_dir");
     if (tensorboard) add("train.tensorboard", "true", "--tensorboard");

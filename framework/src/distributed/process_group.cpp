@@ -1,10 +1,15 @@
 #include "rtseg/framework/distributed/process_group.h"
 
+#include <algorithm>
 #include <cstdlib>
-#include <map>
+#include <cstring>
 
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#if RTSEG_WITH_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 #include <torch/torch.h>
 
 #include "rtseg/sdk/errors.h"
@@ -12,70 +17,66 @@
 namespace rtseg::framework::distributed {
 namespace {
 
-// Adds the wall time of its scope to a counter.
-class Stopwatch {
- public:
-  explicit Stopwatch(double& total) : total_(total), start_(std::chrono::steady_clock::now()) {}
-  ~Stopwatch() { total_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
-
- private:
-  double& total_;
-  std::chrono::steady_clock::time_point start_;
-};
-
-std::string env(const char* name) {
-  const char* value = std::getenv(name);
-  return value ? value : "";
-}
-
-int env_int(const char* name, int fallback) {
-  const std::string text = env(name);
-  if (text.empty()) return fallback;
-  try {
-    std::size_t used = 0;
-    const int value = std::stoi(text, &used);
-    if (used == text.size()) return value;
-  } catch (const std::exception&) {
-  }
-  throw sdk::ConfigError(std::string(name) + "=\"" + text + "\": expected a whole number.");
-}
+// The CommunicationScopes open in this thread: only the outermost one counts.
+thread_local int open_scopes = 0;
 
 }  // namespace
 
-WorldInfo world_from_environment() {
-  WorldInfo world;
-  const bool torchrun = !env("WORLD_SIZE").empty();
-  const bool slurm = !torchrun && !env("SLURM_NTASKS").empty();
-  if (torchrun) {
-    world.world_size = env_int("WORLD_SIZE", 1);
-    world.rank = env_int("RANK", 0);
-    world.local_rank = env_int("LOCAL_RANK", world.rank);
-  } else if (slurm) {
-    world.world_size = env_int("SLURM_NTASKS", 1);
-    world.rank = env_int("SLURM_PROCID", 0);
-    world.local_rank = env_int("SLURM_LOCALID", 0);
-  }
-  if (!env("MASTER_ADDR").empty()) world.master_addr = env("MASTER_ADDR");
-  world.master_port = env_int("MASTER_PORT", world.master_port);
-  const char* source = slurm ? "SLURM_NTASKS" : "WORLD_SIZE";
-  if (world.world_size < 1) throw sdk::ConfigError(std::string(source) + " must be at least 1.");
-  if (world.rank < 0 || world.rank >= world.world_size) {
-    throw sdk::ConfigError(std::string(slurm ? "SLURM_PROCID" : "RANK") + "=" + std::to_string(world.rank) +
-                           " is outside the world of " + std::to_string(world.world_size) + " processes.");
-  }
-  if (world.master_port < 1 || world.master_port > 65535) {
-    throw sdk::ConfigError("MASTER_PORT=" + std::to_string(world.master_port) + " is not a TCP port.");
-  }
-  return world;
+ProcessGroup::CommunicationScope::CommunicationScope(ProcessGroup& group)
+    : group_(group), outermost_(open_scopes++ == 0), start_(std::chrono::steady_clock::now()) {}
+
+ProcessGroup::CommunicationScope::~CommunicationScope() {
+  --open_scopes;
+  if (!outermost_) return;
+  group_.communication_ns_ +=
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start_).count();
+}
+
+struct PendingCollective::Work {
+  c10::intrusive_ptr<c10d::Work> work;
+  ProcessGroup* group = nullptr;
+};
+
+PendingCollective::PendingCollective() = default;
+PendingCollective::~PendingCollective() = default;
+PendingCollective::PendingCollective(PendingCollective&&) noexcept = default;
+PendingCollective& PendingCollective::operator=(PendingCollective&&) noexcept = default;
+
+void PendingCollective::wait() {
+  if (!work_) return;
+  ProcessGroup::CommunicationScope timed(*work_->group);
+  const c10::intrusive_ptr<c10d::Work> work = std::move(work_->work);
+  work_.reset();
+  work->wait();
 }
 
 struct ProcessGroup::State {
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
+#if RTSEG_WITH_NCCL
+  c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl;
+#endif
+
+  // CUDA tensors go through NCCL when the group has it; everything else through Gloo.
+  c10::intrusive_ptr<c10d::Work> allreduce(std::vector<torch::Tensor>& tensors, const c10d::AllreduceOptions& options) {
+#if RTSEG_WITH_NCCL
+    if (nccl && tensors.front().is_cuda()) return nccl->allreduce(tensors, options);
+#endif
+    return gloo->allreduce(tensors, options);
+  }
+  c10::intrusive_ptr<c10d::Work> broadcast(std::vector<torch::Tensor>& tensors) {
+    c10d::BroadcastOptions options;
+    options.rootRank = 0;
+#if RTSEG_WITH_NCCL
+    if (nccl && tensors.front().is_cuda()) return nccl->broadcast(tensors, options);
+#endif
+    return gloo->broadcast(tensors, options);
+  }
 };
 
-ProcessGroup::ProcessGroup(const WorldInfo& world, std::chrono::milliseconds timeout)
-    : world_(world), state_(std::make_unique<State>()) {
+ProcessGroup::ProcessGroup(const WorldInfo& world, std::chrono::milliseconds timeout, Backend backend)
+    : world_(world), backend_(backend), state_(std::make_unique<State>()) {
+  if (backend == Backend::kNccl) choose_backend("nccl", torch::kCUDA);  // throws, explaining, without NCCL
   c10d::TCPStoreOptions store_options;
   store_options.port = static_cast<std::uint16_t>(world.master_port);
   store_options.isServer = world.rank == 0;
@@ -86,7 +87,17 @@ ProcessGroup::ProcessGroup(const WorldInfo& world, std::chrono::milliseconds tim
     auto options = c10d::ProcessGroupGloo::Options::create(timeout);
     options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(
         world.master_addr == "localhost" ? std::string("127.0.0.1") : world.master_addr));
-    state_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(state_->store, world.rank, world.world_size, options);
+    // Two groups share the store: each keeps its keys under its own prefix.
+    state_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(
+        c10::make_intrusive<c10d::PrefixStore>("gloo", state_->store), world.rank, world.world_size, options);
+#if RTSEG_WITH_NCCL
+    if (backend == Backend::kNccl) {
+      auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
+      nccl_options->timeout = timeout;
+      state_->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(
+          c10::make_intrusive<c10d::PrefixStore>("nccl", state_->store), world.rank, world.world_size, nccl_options);
+    }
+#endif
   } catch (const std::exception& error) {
     throw sdk::Error("distributed rendezvous at " + world.master_addr + ":" + std::to_string(world.master_port) +
                      " (rank " + std::to_string(world.rank) + " of " + std::to_string(world.world_size) +
@@ -98,27 +109,40 @@ ProcessGroup::~ProcessGroup() = default;
 
 void ProcessGroup::broadcast(std::vector<torch::Tensor> tensors) {
   if (world_.world_size == 1 || tensors.empty()) return;
-  Stopwatch timed(communication_seconds_);
+  CommunicationScope timed(*this);
   for (const torch::Tensor& tensor : tensors) {
     std::vector<torch::Tensor> one{tensor.detach()};  // same storage, outside autograd
-    state_->group->broadcast(one, c10d::BroadcastOptions{0})->wait();
+    ++collectives_started_;
+    state_->broadcast(one)->wait();
   }
+}
+
+PendingCollective ProcessGroup::start_sum(torch::Tensor tensor) {
+  PendingCollective pending;
+  if (world_.world_size == 1) return pending;
+  CommunicationScope timed(*this);
+  std::vector<torch::Tensor> one{std::move(tensor)};
+  pending.work_ = std::make_unique<PendingCollective::Work>();
+  pending.work_->group = this;
+  ++collectives_started_;
+  pending.work_->work = state_->allreduce(one, c10d::AllreduceOptions());
+  return pending;
 }
 
 void ProcessGroup::average(const std::vector<torch::Tensor>& tensors, std::int64_t bucket_bytes) {
   if (world_.world_size == 1) return;
-  Stopwatch timed(communication_seconds_);
-  // Buckets of same-dtype tensors, in order: flatten, all-reduce (sum), divide, copy back.
+  CommunicationScope timed(*this);
+  // Buckets of same-dtype, same-device tensors, in order: flatten, all-reduce (sum), divide,
+  // copy back.
   std::vector<torch::Tensor> bucket;
   std::int64_t bytes = 0;
   const auto flush = [&] {
     if (bucket.empty()) return;
-    std::vector<torch::Tensor> flat{torch::cat([&] {
-      std::vector<torch::Tensor> views;
-      for (const torch::Tensor& t : bucket) views.push_back(t.reshape({-1}));
-      return views;
-    }())};
-    state_->group->allreduce(flat)->wait();
+    std::vector<torch::Tensor> views;
+    for (const torch::Tensor& t : bucket) views.push_back(t.reshape({-1}));
+    std::vector<torch::Tensor> flat{torch::cat(views)};
+    ++collectives_started_;
+    state_->allreduce(flat, c10d::AllreduceOptions())->wait();
     flat[0].div_(world_.world_size);  // after wait(): Gloo has no AVG
     std::int64_t offset = 0;
     for (const torch::Tensor& t : bucket) {
@@ -130,7 +154,10 @@ void ProcessGroup::average(const std::vector<torch::Tensor>& tensors, std::int64
   };
   for (const torch::Tensor& tensor : tensors) {
     if (!tensor.defined()) continue;
-    if (!bucket.empty() && bucket.front().scalar_type() != tensor.scalar_type()) flush();
+    if (!bucket.empty() &&
+        (bucket.front().scalar_type() != tensor.scalar_type() || bucket.front().device() != tensor.device())) {
+      flush();
+    }
     bucket.push_back(tensor);
     bytes += static_cast<std::int64_t>(tensor.numel() * tensor.element_size());
     if (bytes >= bucket_bytes) flush();
@@ -140,9 +167,10 @@ void ProcessGroup::average(const std::vector<torch::Tensor>& tensors, std::int64
 
 void ProcessGroup::sum(torch::Tensor& tensor) {
   if (world_.world_size == 1) return;
-  Stopwatch timed(communication_seconds_);
+  CommunicationScope timed(*this);
   std::vector<torch::Tensor> one{tensor};
-  state_->group->allreduce(one)->wait();
+  ++collectives_started_;
+  state_->allreduce(one, c10d::AllreduceOptions())->wait();
 }
 
 bool ProcessGroup::any(bool flag) {
@@ -150,6 +178,49 @@ bool ProcessGroup::any(bool flag) {
   torch::Tensor votes = torch::full({1}, flag ? 1 : 0, torch::kInt);
   sum(votes);
   return votes.item<int>() > 0;
+}
+
+std::int64_t ProcessGroup::minimum(std::int64_t value) {
+  if (world_.world_size == 1) return value;
+  CommunicationScope timed(*this);
+  std::vector<torch::Tensor> one{torch::full({1}, value, torch::kLong)};
+  c10d::AllreduceOptions options;
+  options.reduceOp = c10d::ReduceOp::MIN;
+  ++collectives_started_;
+  state_->gloo->allreduce(one, options)->wait();
+  return one[0].item<std::int64_t>();
+}
+
+std::vector<std::vector<std::uint8_t>> ProcessGroup::gather_to_rank0(const std::vector<std::uint8_t>& bytes) {
+  if (world_.world_size == 1) return {bytes};
+  CommunicationScope timed(*this);
+  // Gloo gathers tensors of one size: exchange the sizes, pad to the largest, trim on rank 0.
+  std::vector<torch::Tensor> sizes{torch::zeros({world_.world_size}, torch::kLong)};
+  sizes[0][world_.rank] = static_cast<std::int64_t>(bytes.size());
+  ++collectives_started_;
+  state_->gloo->allreduce(sizes, c10d::AllreduceOptions())->wait();
+  const torch::Tensor size_list = sizes[0].contiguous();
+  const std::int64_t* size_of = size_list.data_ptr<std::int64_t>();
+  const std::int64_t largest = std::max<std::int64_t>(1, size_list.max().item<std::int64_t>());
+
+  std::vector<torch::Tensor> input{torch::zeros({largest}, torch::kUInt8)};
+  if (!bytes.empty()) std::memcpy(input[0].data_ptr<std::uint8_t>(), bytes.data(), bytes.size());
+  std::vector<std::vector<torch::Tensor>> outputs;  // rank 0: one slot per rank; the others: none
+  if (world_.rank == 0) {
+    outputs.emplace_back();
+    for (int r = 0; r < world_.world_size; ++r) outputs[0].push_back(torch::empty({largest}, torch::kUInt8));
+  }
+  c10d::GatherOptions options;
+  options.rootRank = 0;
+  ++collectives_started_;
+  state_->gloo->gather(outputs, input, options)->wait();
+  std::vector<std::vector<std::uint8_t>> gathered;
+  if (world_.rank != 0) return gathered;
+  for (int r = 0; r < world_.world_size; ++r) {
+    const std::uint8_t* data = outputs[0][static_cast<std::size_t>(r)].data_ptr<std::uint8_t>();
+    gathered.emplace_back(data, data + size_of[r]);
+  }
+  return gathered;
 }
 
 std::string ProcessGroup::share(const std::string& key, const std::string& value) {
@@ -165,7 +236,8 @@ std::string ProcessGroup::share(const std::string& key, const std::string& value
 
 void ProcessGroup::barrier() {
   if (world_.world_size == 1) return;
-  state_->group->barrier()->wait();
+  ++collectives_started_;
+  state_->gloo->barrier()->wait();
 }
 
 }  // namespace rtseg::framework::distributed

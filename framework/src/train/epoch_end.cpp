@@ -1,5 +1,6 @@
-// The end of an epoch: validation of the raw model and its EMA, the weights (last, best), the
-// training state, metrics, TensorBoard, the curves and the validation pictures -- rank 0's work.
+// The end of an epoch: validation of the raw model and its EMA (every rank its shard), then
+// rank 0's work: the weights (last, best), the training state, metrics, TensorBoard, the curves
+// and the validation pictures.
 #include <algorithm>
 #include <map>
 
@@ -42,26 +43,13 @@ void StageTrainer::save_state(std::int64_t epoch, std::int64_t batch) {
 
 void StageTrainer::end_epoch(std::int64_t epoch, TrainOutcome& outcome) {
   auto& log = *setup_.logger;
-  if (!main_) {  // rank 0 validates and writes; the same files serve every rank afterwards
-    outcome.best_weights = setup_.run.weights("best");
-    outcome.last_weights = setup_.run.weights("last");
-    return;
-  }
-  if (epoch_problems_ > 0) log.warn("epoch {}: {} image(s) could not be loaded and were skipped", epoch + 1, epoch_problems_);
-  reporting::MetricsRow row{epoch + 1, progress_.step, 0.0, {}};
-  row.values.emplace_back("train/loss", epoch_loss_count_ ? epoch_loss_sum_ / epoch_loss_count_ : 0.0);
-  // The epoch's training peak (CUDA: the caching allocator's; CPU: the process's resident set),
-  // read before validation adds its own.
+  // Read before validation adds its own: the epoch's training peak (CUDA: the caching
+  // allocator's; CPU: the process's resident set) and its collectives.
   const MemoryPeak peak = peak_memory(setup_.device);
-  if (group_ && progress_.step > epoch_first_step_) {
-    row.values.emplace_back("time/communication_ms_per_step",
-                            1000.0 * (group_->communication_seconds() - epoch_communication_start_) /
-                                static_cast<double>(progress_.step - epoch_first_step_));
-  }
-  row.values.emplace_back("memory/peak_allocated_gib", static_cast<double>(peak.allocated) / (1 << 30));
-  row.values.emplace_back("memory/peak_reserved_gib", static_cast<double>(peak.reserved) / (1 << 30));
+  const double communication_seconds = group_ ? group_->communication_seconds() - epoch_communication_start_ : 0.0;
 
   // Validate the raw model and its EMA; the better one is "best" material (RF-DETR's rule).
+  // Every rank validates its shard; rank 0 gathers the detections and holds the metrics.
   std::optional<ValidationResult> result;
   bool ema_won = false;
   if (!valid_split_.empty()) {
@@ -75,16 +63,33 @@ void StageTrainer::end_epoch(std::int64_t epoch, TrainOutcome& outcome) {
     // Validation runs at the training's precision, as RF-DETR evaluates under its autocast.
     const AmpMode amp = resolve_amp(options_.amp, setup_.device);
     v.inference.precision = amp == AmpMode::kOff ? "fp32" : to_string(amp);
-    result = validate(model_, setup_.dataset, v, ground_truth_);
+    result = validate(model_, setup_.dataset, v, ground_truth_, group_);
     if (ema_) {
       ema_->swap_into_model();
-      ValidationResult ema_result = validate(model_, setup_.dataset, v, ground_truth_);
+      ValidationResult ema_result = validate(model_, setup_.dataset, v, ground_truth_, group_);
       ema_->swap_into_model();
       if (ema_result.score() > result->score()) {
         result = std::move(ema_result);
         ema_won = true;
       }
     }
+  }
+  if (!main_) {  // rank 0 writes; the same files serve every rank afterwards
+    outcome.best_weights = setup_.run.weights("best");
+    outcome.last_weights = setup_.run.weights("last");
+    return;
+  }
+
+  if (epoch_problems_ > 0) log.warn("epoch {}: {} image(s) could not be loaded and were skipped", epoch + 1, epoch_problems_);
+  reporting::MetricsRow row{epoch + 1, progress_.step, 0.0, {}};
+  row.values.emplace_back("train/loss", epoch_loss_count_ ? epoch_loss_sum_ / epoch_loss_count_ : 0.0);
+  if (group_ && progress_.step > epoch_first_step_) {
+    row.values.emplace_back("time/communication_ms_per_step",
+                            1000.0 * communication_seconds / static_cast<double>(progress_.step - epoch_first_step_));
+  }
+  row.values.emplace_back("memory/peak_allocated_gib", static_cast<double>(peak.allocated) / (1 << 30));
+  row.values.emplace_back("memory/peak_reserved_gib", static_cast<double>(peak.reserved) / (1 << 30));
+  if (result) {
     const auto add = [&row](const std::string& suffix, const eval::CocoMetrics& m) {
       row.values.emplace_back("metrics/mAP50-95(" + suffix + ")", m.stats[eval::kAp]);
       row.values.emplace_back("metrics/mAP50(" + suffix + ")", m.stats[eval::kAp50]);

@@ -7,8 +7,12 @@
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
+#if RTSEG_WITH_CUDA
+#include <c10/cuda/CUDAFunctions.h>
+#endif
 
 #include "rtseg/sdk/atomic_file.h"
+#include "rtseg/framework/device_memory.h"
 #include "rtseg/framework/distributed/process_group.h"
 #include "rtseg/framework/memory_size.h"
 #include "rtseg/framework/model.h"
@@ -58,32 +62,49 @@ void take_classes_from(const sdk::Dataset& dataset, CheckedRecipe& recipe, Recip
 
 // train.auto_batch: measure this stage on its device and train with the largest batch that fits
 // the budget, accum keeping batch x accum. The decision is written into the stage's recipe, so
-// the run folder's recipe.toml (and a resume) uses it.
+// the run folder's recipe.toml (and a resume) uses it. Several ranks: each measures on its own
+// device at once, and all take the smallest batch (the same step everywhere).
 void choose_batch(const Registry& registry, const Stage& stage, CheckedRecipe& recipe, RecipeDocument& document,
-                  const torch::Device& device, spdlog::logger& log) {
-  const std::int64_t budget = recipe.train.memory_budget.empty() ? 0 : parse_memory_size(recipe.train.memory_budget);
+                  const torch::Device& device, distributed::ProcessGroup* group, spdlog::logger& log) {
+  std::int64_t budget = recipe.train.memory_budget.empty() ? 0 : parse_memory_size(recipe.train.memory_budget);
+  std::string budget_text =
+      recipe.train.memory_budget.empty() ? device.str() + "'s total memory" : recipe.train.memory_budget;
+  if (group && budget == 0 && !device.is_cuda()) {
+    // The ranks on one machine share its memory.
+    const int sharing = group->world().local_world_size;
+    budget = total_memory(device) / sharing;
+    if (sharing > 1) budget_text = "1/" + std::to_string(sharing) + " of the machine's memory (one rank's share)";
+  }
   Stage measured = stage;
   measured.document = document;  // with the dataset's class count
   const Plan plan = plan_stage(registry, measured, recipe, device, budget);
   const std::int64_t effective = recipe.train.batch * recipe.train.accum;
-  const std::string budget_text =
-      recipe.train.memory_budget.empty() ? device.str() + "'s total memory" : recipe.train.memory_budget;
   std::string measurements;
   for (const MemorySample& s : plan.measured) {
     measurements += (measurements.empty() ? "" : ", ") + std::to_string(s.batch) + " @ " + std::to_string(s.resolution) +
                     ": " + std::to_string(static_cast<double>(s.peak_bytes) / (1 << 30)).substr(0, 5) + " GiB";
   }
+  // Every plan's batch divides the effective batch, so the smallest does too.
+  const std::int64_t batch = group ? group->minimum(plan.batch) : plan.batch;
   if (plan.batch < 1) {
     throw sdk::Error("--batch auto: even batch 1 does not fit in " + budget_text + " (measured " + measurements +
                      "); add --gradient_checkpointing, lower --resolution, or see `rtseg plan`.");
   }
-  log.info("--batch auto: measured {}; batch {} x accum {} (effective {}) fits {}", measurements, plan.batch,
-           plan.accum, effective, budget_text);
-  recipe.train.batch = plan.batch;
-  recipe.train.accum = plan.accum;
+  if (batch < 1) {
+    throw sdk::Error("--batch auto: another rank's device does not fit even batch 1 (see its message); add "
+                     "--gradient_checkpointing, lower --resolution, or see `rtseg plan`.");
+  }
+  const std::int64_t accum = std::max<std::int64_t>(1, effective / batch);
+  log.info("--batch auto: measured {}; batch {} x accum {} (effective {}) fits {}{}", measurements, plan.batch,
+           plan.accum, effective, budget_text,
+           group ? fmt::format("; all {} ranks train with batch {} x accum {} (the smallest fit)", group->world_size(),
+                               batch, accum)
+                 : std::string());
+  recipe.train.batch = batch;
+  recipe.train.accum = accum;
   recipe.train.auto_batch = false;
-  apply_overrides(document, {Override{"train.batch", std::to_string(plan.batch), "--batch auto"},
-                             Override{"train.accum", std::to_string(plan.accum), "--batch auto"},
+  apply_overrides(document, {Override{"train.batch", std::to_string(batch), "--batch auto"},
+                             Override{"train.accum", std::to_string(accum), "--batch auto"},
                              Override{"train.auto_batch", "false", "--batch auto"}});
 }
 
@@ -137,7 +158,14 @@ StageOutcome run_stage(Runtime& runtime, const Stage& stage, const fs::path& ini
   distributed::ProcessGroup* group = options.process_group;
   torch::Device device = resolve_device(recipe.train.device);
   // One GPU per process: rank r of a node takes cuda:local_rank.
-  if (group && device.is_cuda()) device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(group->local_rank()));
+  if (group && device.is_cuda()) {
+    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(group->local_rank()));
+#if RTSEG_WITH_CUDA
+    // As its current device too, so that nothing made without a device (streams, NCCL's
+    // communicators, CUDA contexts) lands on GPU 0 from every rank.
+    c10::cuda::set_device(device.index());
+#endif
+  }
   const bool main_rank = !group || group->rank() == 0;
   set_threads(recipe.train.threads);
   torch::manual_seed(static_cast<std::uint64_t>(recipe.train.seed));
@@ -148,10 +176,9 @@ StageOutcome run_stage(Runtime& runtime, const Stage& stage, const fs::path& ini
   context.recipe_dir = recipe_dir(document);
   auto dataset = build_component<sdk::Dataset>(runtime.registry(), document, *recipe.dataset, context);
   take_classes_from(*dataset, recipe, document, *logger);
-  if (recipe.train.auto_batch && group) {
-    throw sdk::ConfigError("--batch auto is not supported with several processes yet; give --batch.");
+  if (recipe.train.auto_batch && !resume) {
+    choose_batch(runtime.registry(), stage, recipe, document, device, group, *logger);
   }
-  if (recipe.train.auto_batch && !resume) choose_batch(runtime.registry(), stage, recipe, document, device, *logger);
   std::shared_ptr<const sdk::Scheduler> scheduler;
   if (recipe.scheduler) scheduler = build_component<sdk::Scheduler>(runtime.registry(), document, *recipe.scheduler, context);
   auto model = build_model(runtime.registry(), document, recipe, context);
@@ -227,19 +254,28 @@ torch::Device resolve_device(const std::string& setting) {
   }
 }
 
+namespace {
+
+// The process group the environment describes (torchrun, SLURM), or none for one process. It
+// serves every stage; its backend follows the first stage's train.device and train.dist_backend.
+std::unique_ptr<distributed::ProcessGroup> join_process_group(Runtime& runtime, const RecipeDocument& document) {
+  const distributed::WorldInfo world = distributed::world_from_environment();
+  if (!world.distributed()) return nullptr;
+  const CheckedRecipe recipe = check_recipe(document, runtime.registry());
+  const distributed::Backend backend =
+      distributed::choose_backend(recipe.train.dist_backend, resolve_device(recipe.train.device));
+  auto group = std::make_unique<distributed::ProcessGroup>(world, std::chrono::minutes(30), backend);
+  if (world.rank != 0) runtime.logger()->set_level(spdlog::level::warn);  // rank 0 speaks for the run
+  runtime.logger()->info("rank {} of {} (c10d {}, rendezvous at {}:{})", world.rank, world.world_size,
+                         distributed::to_string(backend), world.master_addr, world.master_port);
+  return group;
+}
+
+}  // namespace
+
 std::vector<StageOutcome> run_pipeline(Runtime& runtime, const LoadedRecipe& recipe, const PipelineOptions& given) {
   PipelineOptions options = given;
-  std::unique_ptr<distributed::ProcessGroup> owned_group;
-  if (!options.process_group) {
-    const distributed::WorldInfo world = distributed::world_from_environment();
-    if (world.distributed()) {
-      owned_group = std::make_unique<distributed::ProcessGroup>(world);
-      options.process_group = owned_group.get();
-      if (world.rank != 0) runtime.logger()->set_level(spdlog::level::warn);  // rank 0 speaks for the run
-      runtime.logger()->info("rank {} of {} (c10d Gloo, rendezvous at {}:{})", world.rank, world.world_size,
-                             world.master_addr, world.master_port);
-    }
-  }
+  std::vector<Stage> stages;
   if (options.resume) {
     // The run's own resolved recipe, one stage, continued from its state.
     RunFolder run = RunFolder::open(*options.resume);
@@ -250,13 +286,21 @@ std::vector<StageOutcome> run_pipeline(Runtime& runtime, const LoadedRecipe& rec
     Stage stage;
     stage.name = run.root().filename().string();
     stage.document = loaded.document;
-    return {run_stage(runtime, stage, {}, options.resume, options)};
+    stages.push_back(std::move(stage));
+  } else {
+    stages = expand_stages(recipe);
+    if (!options.first_stage_init.empty()) {
+      stages.front().init_from = options.first_stage_init;
+      stages.front().init_from_stage = false;
+    }
   }
-  std::vector<Stage> stages = expand_stages(recipe);
-  if (!options.first_stage_init.empty()) {
-    stages.front().init_from = options.first_stage_init;
-    stages.front().init_from_stage = false;
+  std::unique_ptr<distributed::ProcessGroup> owned_group;
+  if (!options.process_group) {
+    owned_group = join_process_group(runtime, stages.front().document);
+    options.process_group = owned_group.get();
   }
+  if (options.resume) return {run_stage(runtime, stages.front(), {}, options.resume, options)};
+
   std::vector<StageOutcome> done;
   for (const Stage& stage : stages) {
     fs::path init;

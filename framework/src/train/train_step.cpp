@@ -1,12 +1,14 @@
 #include "rtseg/framework/train/train_step.h"
 
 #include <cmath>
+#include <cstdlib>
 
 #include <torch/nn/functional/upsampling.h>
-#include <torch/nn/utils/clip_grad.h>
 #include <torch/torch.h>
 
+#include "rtseg/framework/distributed/gradient_reducer.h"
 #include "rtseg/framework/distributed/process_group.h"
+#include "rtseg/framework/train/grad_clip.h"
 
 namespace rtseg::framework::train {
 namespace {
@@ -48,7 +50,17 @@ TrainStep::TrainStep(Parts parts, AmpMode amp, double clip_max_norm, torch::Devi
   for (const ParameterGroup& group : *parts_.groups) {
     parameters_.insert(parameters_.end(), group.parameters.begin(), group.parameters.end());
   }
+  if (parts_.process_group) {
+    // In the model's registration order (the groups' order is by learning rate): the reducer
+    // lays its buckets out in reverse, the order backward produces the gradients.
+    reducer_ = std::make_unique<distributed::GradientReducer>(parts_.model->parameters(), *parts_.process_group);
+    // RTSEG_DIST_OVERLAP=0: average after backward instead (bench/distributed compares the two).
+    const char* overlap = std::getenv("RTSEG_DIST_OVERLAP");
+    if (overlap && std::string(overlap) == "0") reducer_->set_overlap(false);
+  }
 }
+
+TrainStep::~TrainStep() = default;
 
 void TrainStep::drop_gradients() {
   // Dropped, not zeroed (torch's set_to_none): gradients do not occupy memory through the next
@@ -67,8 +79,16 @@ StepResult TrainStep::run(std::vector<Batch>& micro_batches, std::int64_t size, 
   // Detached per-step sums, read once at the end: [total, loss_1, ..., loss_k].
   torch::Tensor sums;
   std::vector<std::string> names;
-  for (Batch& batch : micro_batches) {
-    if (!batch.images.defined()) continue;  // every image of it failed to load
+  std::size_t last_loaded = micro_batches.size();  // the micro-batch whose backward communicates
+  for (std::size_t m = 0; m < micro_batches.size(); ++m) {
+    if (micro_batches[m].images.defined()) last_loaded = m;
+  }
+  for (std::size_t m = 0; m < micro_batches.size(); ++m) {
+    Batch& batch = micro_batches[m];
+    if (!batch.images.defined()) {  // every image of it failed to load
+      if (parts_.on_empty_micro_batch) parts_.on_empty_micro_batch();
+      continue;
+    }
     if (size > 0) resize_batch(batch, size);
     const torch::Tensor images = batch.images.to(device_, /*non_blocking=*/true);
     const torch::Tensor padding = batch.padding_mask.to(device_, /*non_blocking=*/true);
@@ -90,34 +110,32 @@ StepResult TrainStep::run(std::vector<Batch>& micro_batches, std::int64_t size, 
       parts.push_back(weighted.detach().to(torch::kFloat).reshape({1}));
       for (const std::string& name : names) parts.push_back(losses.loss(name).detach().to(torch::kFloat).reshape({1}));
     }
-    parts_.scaler->scale(weighted * share).backward();
+    const torch::Tensor scaled = parts_.scaler->scale(weighted * share);
+    if (reducer_) reducer_->prepare_backward(m == last_loaded, scaled);  // the others only accumulate (no_sync)
+    scaled.backward();
     observe("backward");
     const torch::Tensor step_sums = torch::cat(parts) * share;
     sums = sums.defined() ? sums + step_sums : step_sums;
     result.images += batch.images.size(0);
   }
-  if (!sums.defined()) return result;  // nothing loaded in this step
+  if (!sums.defined() && !reducer_) return result;  // nothing loaded in this step
 
-  if (parts_.process_group) {
-    // Every rank averages the same list: a parameter this rank's batch did not reach counts 0.
-    std::vector<torch::Tensor> grads;
-    for (torch::Tensor& parameter : parameters_) {
-      if (!parameter.grad().defined()) parameter.mutable_grad() = torch::zeros_like(parameter);
-      grads.push_back(parameter.grad());
-    }
-    parts_.process_group->average(grads);
-  }
+  // The buckets the last backward did not start, the wait, the average (a parameter no rank's
+  // batch reached gets zeros). Every rank takes part, also one that loaded nothing.
+  if (reducer_) reducer_->finish();
   const bool finite_grads = parts_.scaler->unscale(parameters_);
-  const torch::Tensor host = sums.cpu();  // the step's one read of losses
-  const float* values = host.data_ptr<float>();
-  result.total_loss = values[0];
-  for (std::size_t i = 0; i < names.size(); ++i) result.losses.emplace_back(names[i], values[i + 1]);
+  if (sums.defined()) {
+    const torch::Tensor host = sums.cpu();  // the step's one read of losses
+    const float* values = host.data_ptr<float>();
+    result.total_loss = values[0];
+    for (std::size_t i = 0; i < names.size(); ++i) result.losses.emplace_back(names[i], values[i + 1]);
+  }
 
   bool apply = finite_grads && std::isfinite(result.total_loss);
   if (parts_.process_group) apply = !parts_.process_group->any(!apply);  // the ranks must agree
   if (apply) {
     if (clip_max_norm_ > 0) {
-      result.grad_norm = torch::nn::utils::clip_grad_norm_(parameters_, clip_max_norm_);
+      result.grad_norm = clip_gradient_norm(parameters_, clip_max_norm_);
     }
     set_learning_rates(*parts_.optimizer, *parts_.groups, lr_factor);
     parts_.optimizer->step();

@@ -15,6 +15,7 @@
 #include "rtseg/framework/recipe_printer.h"
 #include "rtseg/framework/device_generator.h"
 #include "rtseg/framework/device_memory.h"
+#include "rtseg/framework/distributed/gradient_reducer.h"
 #include "rtseg/framework/distributed/process_group.h"
 #include "rtseg/framework/reporting/metrics_log.h"
 #include "rtseg/framework/reporting/progress.h"
@@ -99,14 +100,13 @@ TrainOutcome StageTrainer::run() {
     log.warn("the backbone does not support gradient checkpointing; training without it");
   }
   criterion::SetCriterion criterion(options_.loss, options_.matcher);
-  if (group_) {
-    // RF-DETR's normaliser: the target boxes of all ranks, averaged over the ranks.
-    criterion.set_num_boxes_reducer([group = group_](double boxes) {
-      torch::Tensor total = torch::full({1}, boxes, torch::kDouble);
-      group->sum(total);
-      return total.item<double>() / group->world_size();
-    });
-  }
+  // RF-DETR's normaliser: the target boxes of all ranks, averaged over the ranks.
+  const auto reduce_boxes = [group = group_](double boxes) {
+    torch::Tensor total = torch::full({1}, boxes, torch::kDouble);
+    group->sum(total);
+    return total.item<double>() / group->world_size();
+  };
+  if (group_) criterion.set_num_boxes_reducer(reduce_boxes);
 
   if (setup_.resume) {
     TrainingState state{&model_, optimizer_.get(), &groups_, ema_.get(), scaler_.get(), &generator_};
@@ -141,8 +141,9 @@ TrainOutcome StageTrainer::run() {
   if (options_.max_steps > 0) length.total_steps = std::min(length.total_steps, options_.max_steps);
   const auto scales = multi_scale_sizes(setup_.recipe.model.resolution, options_.expanded_scales,
                                         model_.backbone().size_divisibility(), 1);
-  TrainStep step({&model_, &criterion, optimizer_.get(), &groups_, scaler_.get(), ema_.get(), group_}, amp,
-                 options_.clip_max_norm, setup_.device);
+  TrainStep::Parts parts{&model_, &criterion, optimizer_.get(), &groups_, scaler_.get(), ema_.get(), group_, {}};
+  if (group_) parts.on_empty_micro_batch = [reduce_boxes] { reduce_boxes(0.0); };
+  TrainStep step(parts, amp, options_.clip_max_norm, setup_.device);
 
   log.info("training {} epochs x {} steps (batch {} x accum {}), {} parameter groups, amp {}, on {} -> {}",
            options_.epochs, steps_per_epoch, batch_, accum_, groups_.size(), to_string(amp),
@@ -154,6 +155,7 @@ TrainOutcome StageTrainer::run() {
   StopSignal stop_signal;
   TrainOutcome outcome;
   int non_finite_in_a_row = 0;
+  bool overlap_reported = false;
 
   for (std::int64_t epoch = progress_.epoch; epoch < options_.epochs; ++epoch) {
     const std::int64_t first_step = epoch == progress_.epoch ? progress_.batch / accum_ : 0;
@@ -214,6 +216,19 @@ TrainOutcome StageTrainer::run() {
       }
       ++progress_.step;
       images_done += result.images;
+      if (const auto* reducer = step.reducer(); reducer && !overlap_reported) {
+        overlap_reported = true;
+        const std::int64_t buckets = reducer->bucket_count();
+        const std::int64_t early = reducer->started_during_backward();
+        if (early > 0 || !reducer->overlap()) {
+          log.info("data parallel: {} gradient bucket(s), {} started during backward", buckets, early);
+        } else {
+          // A parameter backward does not reach holds its bucket, and every later one, until
+          // backward ends.
+          log.warn("data parallel: none of {} gradient buckets started during backward (a parameter near the "
+                   "output got no gradient): communication does not overlap backward", buckets);
+        }
+      }
       if (!result.applied) {
         if (++non_finite_in_a_row >= kMaxNonFiniteSteps && !scaler_->enabled()) {
           throw sdk::Error("the loss was NaN or Inf for " + std::to_string(kMaxNonFiniteSteps) +

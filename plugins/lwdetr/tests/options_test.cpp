@@ -62,13 +62,17 @@ TEST(LwDetrOptions, DefaultsAreRfDetrs) {
   EXPECT_EQ(o.group_detr, 13);
   EXPECT_TRUE(o.two_stage && o.bbox_reparam && o.lite_refpoint_refine);
   EXPECT_EQ(o.decoder_norm, "LN");
+  // Not RF-DETR's: recomputing the feed-forward blocks on GPUs (same values, less memory).
+  EXPECT_EQ(o.recompute, sdk::RecomputePolicy::kOnGpu);
+  EXPECT_EQ(o.recompute_scope, "ffn");
   sdk::ConfigReader describing = sdk::ConfigReader::describing("model.decoder", "decoder");
   lwdetr_options_from(describing);
-  EXPECT_EQ(describing.docs().size(), 11u);
+  EXPECT_EQ(describing.docs().size(), 13u);
 }
 
 TEST(LwDetrOptions, ErrorsNameTheKey) {
   EXPECT_THAT(error_of("dec_layers = 0\n"), HasSubstr("dec_layers"));
+  EXPECT_THAT(error_of("recompute_scope = \"block\"\n"), HasSubstr("recompute_scope"));
   EXPECT_THAT(error_of("group_detr = 0\n"), HasSubstr("group_detr"));
   EXPECT_THAT(error_of("dropout = 1.5\n"), HasSubstr("dropout"));
   EXPECT_THAT(error_of("decoder_norm = \"BN\"\n"), HasSubstr("decoder_norm"));

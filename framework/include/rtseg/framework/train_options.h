@@ -63,6 +63,8 @@ struct TrainOptions {
 
   std::int64_t seed = 42;
   std::string device = "auto";
+  /// Several processes: what carries the collectives, auto (NCCL on CUDA, Gloo on the CPU) | gloo | nccl.
+  std::string dist_backend = "auto";
   std::int64_t threads = 0;  ///< 0: all cores
   std::string output_dir = "runs";
   std::int64_t checkpoint_interval = 10;

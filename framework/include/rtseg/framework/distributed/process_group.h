@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -9,7 +10,8 @@
 #include <torch/types.h>
 
 /// Data-parallel training on PyTorch's own c10d machinery: a TCPStore rendezvous and a Gloo
-/// process group, configured from the environment torchrun and SLURM set. No home-made transport.
+/// process group (plus an NCCL one for CUDA tensors where the build has NCCL), configured from
+/// the environment torchrun and SLURM set. No home-made transport.
 namespace rtseg::framework::distributed {
 
 /// Where this process stands, read from the environment.
@@ -17,6 +19,9 @@ struct WorldInfo {
   int rank = 0;
   int world_size = 1;
   int local_rank = 0;
+  /// Ranks on this machine (torchrun's LOCAL_WORLD_SIZE, SLURM_NTASKS_PER_NODE); the whole world
+  /// when the environment does not say.
+  int local_world_size = 1;
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
 
@@ -29,13 +34,52 @@ struct WorldInfo {
 /// outside the world, a port that is not a number), naming the variable.
 WorldInfo world_from_environment();
 
+/// What carries the collectives of tensors on the training device.
+enum class Backend {
+  kGloo,  ///< CPU tensors (and CUDA ones through host memory)
+  kNccl,  ///< CUDA tensors, GPU to GPU; CPU-side collectives (votes, results) still use Gloo
+};
+
+/// Whether this build of LibTorch (and rtseg) has NCCL: a CUDA LibTorch with ProcessGroupNCCL.
+bool nccl_available();
+
+/// train.dist_backend for a run on `device`: "auto" is NCCL on a CUDA device when the build has
+/// it, else Gloo; "gloo" always works; "nccl" throws sdk::ConfigError, naming the key, on a build
+/// without NCCL or for a CPU device.
+Backend choose_backend(const std::string& setting, const torch::Device& device);
+
+const char* to_string(Backend backend);
+
+/// A collective started by ProcessGroup::start_sum: its tensor holds the result only after
+/// wait(). Empty (wait() returns at once) for a single process.
+class PendingCollective {
+ public:
+  PendingCollective();
+  ~PendingCollective();
+  PendingCollective(PendingCollective&&) noexcept;
+  PendingCollective& operator=(PendingCollective&&) noexcept;
+
+  /// Blocks until the collective completed (the wait counts as communication time); throws
+  /// when it failed or timed out. A second wait() returns at once.
+  void wait();
+  bool started() const { return work_ != nullptr; }
+
+ private:
+  friend class ProcessGroup;
+  struct Work;
+  std::unique_ptr<Work> work_;
+};
+
 /// One process group for the run. Collective calls block until every rank takes part or the
-/// timeout passes, which then throws (a rank that died does not hang the others).
+/// timeout passes, which then throws (a rank that died does not hang the others). Every rank
+/// must call the same collectives in the same order: c10d matches them by order.
 class ProcessGroup {
  public:
-  /// Rendezvous at master_addr:master_port (rank 0 serves the store) and build the Gloo group.
-  /// The timeout must outlast rank 0's validation at an epoch's end, which the others wait out.
-  ProcessGroup(const WorldInfo& world, std::chrono::milliseconds timeout = std::chrono::minutes(30));
+  /// Rendezvous at master_addr:master_port (rank 0 serves the store) and build the Gloo group,
+  /// and with Backend::kNccl an NCCL group for CUDA tensors. The timeout must outlast the
+  /// longest time one rank may wait for another (an epoch's end, rank 0's metrics and files).
+  explicit ProcessGroup(const WorldInfo& world, std::chrono::milliseconds timeout = std::chrono::minutes(30),
+                        Backend backend = Backend::kGloo);
   ~ProcessGroup();
   ProcessGroup(const ProcessGroup&) = delete;
   ProcessGroup& operator=(const ProcessGroup&) = delete;
@@ -43,14 +87,22 @@ class ProcessGroup {
   int rank() const { return world_.rank; }
   int world_size() const { return world_.world_size; }
   int local_rank() const { return world_.local_rank; }
+  const WorldInfo& world() const { return world_; }
+  Backend backend() const { return backend_; }
 
   /// Copies rank 0's values into every rank's tensors (parameters and buffers at start).
   void broadcast(std::vector<torch::Tensor> tensors);
 
   /// Averages the tensors over the ranks in place, packed into flat buckets of about
   /// `bucket_bytes` (one collective per bucket rather than per tensor). Undefined tensors are
-  /// skipped (every rank must pass the same list).
+  /// skipped (every rank must pass the same list). Blocking; GradientReducer overlaps the
+  /// gradients' averaging with the backward pass instead.
   void average(const std::vector<torch::Tensor>& tensors, std::int64_t bucket_bytes = 25 << 20);
+
+  /// Starts summing `tensor` over the ranks in place and returns at once (the training thread
+  /// goes on while the backend's threads, or NCCL's stream, communicate). Read the tensor only
+  /// after wait(). CUDA tensors go through NCCL when the group has it.
+  PendingCollective start_sum(torch::Tensor tensor);
 
   /// Sums a small tensor over the ranks in place (loss normalisers, stop votes).
   void sum(torch::Tensor& tensor);
@@ -58,20 +110,49 @@ class ProcessGroup {
   /// Whether `flag` is true on any rank (stop votes: a signal, a non-finite step, early stopping).
   bool any(bool flag);
 
+  /// The smallest `value` over the ranks (e.g. the batch every rank's memory fits).
+  std::int64_t minimum(std::int64_t value);
+
+  /// Every rank's `bytes` on rank 0, in rank order (rank 0's own first); the other ranks get an
+  /// empty list. Sizes may differ between ranks.
+  std::vector<std::vector<std::uint8_t>> gather_to_rank0(const std::vector<std::uint8_t>& bytes);
+
   /// Rank 0's `value` for `key` on every rank (e.g. the run folder rank 0 created).
   std::string share(const std::string& key, const std::string& value);
 
   /// Waits until every rank arrives.
   void barrier();
 
-  /// Seconds spent in collectives so far (waiting for other ranks included): the trainer reports
-  /// the communication time per step from it.
-  double communication_seconds() const { return communication_seconds_; }
+  /// Seconds the calling threads spent in collectives so far: blocking calls, starting
+  /// asynchronous ones and waiting for them (waiting for other ranks included), and the work
+  /// around them that callers time with a CommunicationScope (packing and unpacking buckets).
+  /// The trainer reports the communication time per step from it; with the overlap it is the
+  /// part backward did not hide.
+  double communication_seconds() const { return static_cast<double>(communication_ns_.load()) * 1e-9; }
+
+  /// Counts the wall time of its scope as communication; scopes nested in one thread count once.
+  class CommunicationScope {
+   public:
+    explicit CommunicationScope(ProcessGroup& group);
+    ~CommunicationScope();
+    CommunicationScope(const CommunicationScope&) = delete;
+    CommunicationScope& operator=(const CommunicationScope&) = delete;
+
+   private:
+    ProcessGroup& group_;
+    bool outermost_;
+    std::chrono::steady_clock::time_point start_;
+  };
+
+  /// Collectives started so far (tests count the gradient buckets with it).
+  std::int64_t collectives_started() const { return collectives_started_.load(); }
 
  private:
-  double communication_seconds_ = 0;
+  std::atomic<std::int64_t> communication_ns_{0};
+  std::atomic<std::int64_t> collectives_started_{0};
   struct State;
   WorldInfo world_;
+  Backend backend_;
   std::unique_ptr<State> state_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "rtseg/framework/train/optimizer.h"
 
 namespace rtseg::framework::distributed {
+class GradientReducer;
 class ProcessGroup;
 }
 
@@ -51,11 +53,16 @@ class TrainStep {
     const std::vector<ParameterGroup>* groups = nullptr;
     LossScaler* scaler = nullptr;
     ModelEma* ema = nullptr;  ///< may be null
-    /// Data parallelism: gradients are averaged over the ranks before clipping, and whether the
-    /// step is applied is agreed by all. Null: one process.
+    /// Data parallelism: gradients are averaged over the ranks before clipping -- during the
+    /// last micro-batch's backward (distributed::GradientReducer) -- and whether the step is
+    /// applied is agreed by all. Null: one process.
     distributed::ProcessGroup* process_group = nullptr;
+    /// Data parallelism: called for a micro-batch none of whose images loaded, so that this rank
+    /// still takes part in the collectives the criterion makes for a micro-batch (the box count).
+    std::function<void()> on_empty_micro_batch = nullptr;
   };
   TrainStep(Parts parts, AmpMode amp, double clip_max_norm, torch::Device device);
+  ~TrainStep();
 
   /// `size` > 0: resize every micro-batch to size x size first (multi-scale).
   StepResult run(std::vector<Batch>& micro_batches, std::int64_t size, double lr_factor,
@@ -63,6 +70,9 @@ class TrainStep {
 
   /// Drops every gradient (after a failed step, so that a retry starts from nothing).
   void drop_gradients();
+
+  /// The gradient reducer of data-parallel training (null: one process).
+  const distributed::GradientReducer* reducer() const { return reducer_.get(); }
 
   /// Called at the end of each phase of a step -- "forward", "loss", "backward" (per
   /// micro-batch) and "optimizer" (clipping, AdamW, EMA) -- so that a profiler can read the
@@ -80,6 +90,7 @@ class TrainStep {
   double clip_max_norm_;
   torch::Device device_;
   std::vector<torch::Tensor> parameters_;
+  std::unique_ptr<distributed::GradientReducer> reducer_;  // with a process group
 };
 
 }  // namespace rtseg::framework::train

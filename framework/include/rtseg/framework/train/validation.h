@@ -13,6 +13,10 @@
 #include "rtseg/framework/predict/inference_session.h"
 #include "rtseg/sdk/components/dataset.h"
 
+namespace rtseg::framework::distributed {
+class ProcessGroup;
+}
+
 namespace rtseg::framework::train {
 
 struct ValidationOptions {
@@ -40,8 +44,15 @@ struct ValidationResult {
 /// Runs the evaluation transform (square resize), the inference path and RF-DETR's
 /// post-processing over the split, then the COCO evaluator. The ground truth is read from the
 /// dataset once and kept by the caller (`ground_truth`, filled on first use).
+///
+/// With a process group of several ranks every rank must call it: each validates its shard of
+/// the split (images r, r + world, ..., as the training loader deals them), rank 0 gathers the
+/// detections, puts them in the split's order and evaluates -- the metrics and detections one
+/// process would have produced. Only rank 0's result holds them; the other ranks get an empty
+/// result (and read no ground truth).
 ValidationResult validate(Model& model, const std::shared_ptr<const sdk::Dataset>& dataset,
-                          const ValidationOptions& options, std::optional<eval::GroundTruth>& ground_truth);
+                          const ValidationOptions& options, std::optional<eval::GroundTruth>& ground_truth,
+                          distributed::ProcessGroup* group = nullptr);
 
 /// The split a run validates on: "valid", else "val", else "test"; empty when none exists.
 std::string validation_split(const sdk::Dataset& dataset);

@@ -1,0 +1,91 @@
+// Where this process stands (torchrun's and SLURM's variables) and which backend carries its
+// collectives.
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+
+#include "rtseg/framework/distributed/process_group.h"
+#include "rtseg/sdk/errors.h"
+
+namespace rtseg::framework::distributed {
+namespace {
+
+std::string env(const char* name) {
+  const char* value = std::getenv(name);
+  return value ? value : "";
+}
+
+int env_int(const char* name, int fallback) {
+  const std::string text = env(name);
+  if (text.empty()) return fallback;
+  try {
+    std::size_t used = 0;
+    const int value = std::stoi(text, &used);
+    if (used == text.size()) return value;
+  } catch (const std::exception&) {
+  }
+  throw sdk::ConfigError(std::string(name) + "=\"" + text + "\": expected a whole number.");
+}
+
+// SLURM_NTASKS_PER_NODE may read "2(x3)" (2 tasks on each of 3 nodes): the leading number.
+int leading_int(const std::string& text, int fallback) {
+  const int value = std::atoi(text.c_str());
+  return value > 0 ? value : fallback;
+}
+
+}  // namespace
+
+WorldInfo world_from_environment() {
+  WorldInfo world;
+  const bool torchrun = !env("WORLD_SIZE").empty();
+  const bool slurm = !torchrun && !env("SLURM_NTASKS").empty();
+  if (torchrun) {
+    world.world_size = env_int("WORLD_SIZE", 1);
+    world.rank = env_int("RANK", 0);
+    world.local_rank = env_int("LOCAL_RANK", world.rank);
+    world.local_world_size = env_int("LOCAL_WORLD_SIZE", world.world_size);
+  } else if (slurm) {
+    world.world_size = env_int("SLURM_NTASKS", 1);
+    world.rank = env_int("SLURM_PROCID", 0);
+    world.local_rank = env_int("SLURM_LOCALID", 0);
+    world.local_world_size = leading_int(env("SLURM_NTASKS_PER_NODE"), world.world_size);
+  }
+  if (!env("MASTER_ADDR").empty()) world.master_addr = env("MASTER_ADDR");
+  world.master_port = env_int("MASTER_PORT", world.master_port);
+  const char* source = slurm ? "SLURM_NTASKS" : "WORLD_SIZE";
+  if (world.world_size < 1) throw sdk::ConfigError(std::string(source) + " must be at least 1.");
+  if (world.rank < 0 || world.rank >= world.world_size) {
+    throw sdk::ConfigError(std::string(slurm ? "SLURM_PROCID" : "RANK") + "=" + std::to_string(world.rank) +
+                           " is outside the world of " + std::to_string(world.world_size) + " processes.");
+  }
+  if (world.master_port < 1 || world.master_port > 65535) {
+    throw sdk::ConfigError("MASTER_PORT=" + std::to_string(world.master_port) + " is not a TCP port.");
+  }
+  world.local_world_size = std::max(1, std::min(world.local_world_size, world.world_size));
+  return world;
+}
+
+bool nccl_available() { return RTSEG_WITH_NCCL != 0; }
+
+const char* to_string(Backend backend) { return backend == Backend::kNccl ? "nccl" : "gloo"; }
+
+Backend choose_backend(const std::string& setting, const torch::Device& device) {
+  if (setting == "gloo") return Backend::kGloo;
+  if (setting == "auto") return device.is_cuda() && nccl_available() ? Backend::kNccl : Backend::kGloo;
+  if (setting != "nccl") {
+    throw sdk::ConfigError("train.dist_backend = \"" + setting + "\": expected auto, gloo or nccl.");
+  }
+  if (!nccl_available()) {
+    throw sdk::ConfigError(
+        "train.dist_backend = \"nccl\" but this build of rtseg has no NCCL (it needs a CUDA LibTorch built with "
+        "NCCL, and nccl.h when rtseg is configured); use train.dist_backend = \"gloo\" (--dist_backend gloo) or "
+        "\"auto\".");
+  }
+  if (!device.is_cuda()) {
+    throw sdk::ConfigError("train.dist_backend = \"nccl\" carries CUDA tensors only, but train.device is " +
+                           device.str() + "; use train.dist_backend = \"gloo\" or \"auto\", or a CUDA device.");
+  }
+  return Backend::kNccl;
+}
+
+}  // namespace rtseg::framework::distributed
