@@ -172,7 +172,8 @@ int main(int argc, char** argv) {
     framework::train::apply_freeze(*model, stage.freeze, *context.logger);
     auto groups = framework::train::parameter_groups(*model, recipe.train);
     auto optimizer = framework::train::make_adamw(groups);
-    framework::train::ModelEma ema(*model, recipe.train.ema_decay, recipe.train.ema_tau);
+    std::unique_ptr<framework::train::ModelEma> ema;  // as the run would: only when the recipe asks
+    if (recipe.train.ema) ema = std::make_unique<framework::train::ModelEma>(*model, recipe.train.ema_decay, recipe.train.ema_tau);
     const auto amp_mode = framework::train::resolve_amp(recipe.train.amp, device);
     framework::criterion::SetCriterion criterion(recipe.train.loss, recipe.train.matcher);
     at::Generator generator = framework::make_generator(1, device);
@@ -198,7 +199,7 @@ int main(int argc, char** argv) {
           before = now;
           meter.reset();
         };
-        rows.push_back({"state (weights, AdamW, EMA)", {before / kMiB, before / kMiB}});
+        rows.push_back({ema ? "state (weights, AdamW, EMA)" : "state (weights, AdamW)", {before / kMiB, before / kMiB}});
         torch::Tensor total;
         {
           framework::train::AutocastScope autocast(amp_mode);
@@ -228,8 +229,8 @@ int main(int argc, char** argv) {
         total = torch::Tensor();
         mark("backward");
         optimizer->step();
-        ema.update();
-        mark("optimizer + EMA");
+        if (ema) ema->update();
+        mark(ema ? "optimizer + EMA" : "optimizer");
         if (repeat == 1) {
           std::printf("batch %lld\n", static_cast<long long>(batch));
           for (const auto& [name, values] : rows) {
