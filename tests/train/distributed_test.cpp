@@ -5,6 +5,10 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -216,44 +220,90 @@ TEST(Distributed, ARankThatDiesMakesTheOthersFailInsteadOfHanging) {
   EXPECT_THAT(text, ::testing::StartsWith("error: "));
 }
 
-TEST(Distributed, AskingForNcclWithoutItSaysWhichKeyAndWhatToDo) {
-  if (nccl_available()) GTEST_SKIP() << "this build has NCCL";
-  EXPECT_THAT([] { choose_backend("nccl", torch::kCPU); },
-              ::testing::ThrowsMessage<sdk::ConfigError>(::testing::HasSubstr(
-                  "train.dist_backend = \"nccl\" but this build of rtseg has no NCCL")));
-  EXPECT_THAT([] { choose_backend("nccl", torch::kCPU); },
-              ::testing::ThrowsMessage<sdk::ConfigError>(::testing::HasSubstr("use train.dist_backend = \"gloo\"")));
-  EXPECT_EQ(choose_backend("auto", torch::kCPU), Backend::kGloo);
-  EXPECT_EQ(choose_backend("auto", torch::Device(torch::kCUDA, 0)), Backend::kGloo);  // no NCCL here
+// The backend a setting resolves to, or the error text it gives, on this build (with or without
+// NCCL): every path of choose_backend is checked on both kinds of build.
+TEST(Distributed, TheBackendFollowsTheDeviceAndErrorsSayWhatToDo) {
+  const torch::Device cuda(torch::kCUDA, 0);
+  using ::testing::AllOf;
+  using ::testing::HasSubstr;
+  using ::testing::ThrowsMessage;
   EXPECT_EQ(choose_backend("gloo", torch::kCPU), Backend::kGloo);
+  EXPECT_EQ(choose_backend("gloo", cuda), Backend::kGloo);
+  EXPECT_EQ(choose_backend("auto", torch::kCPU), Backend::kGloo);
+  EXPECT_THAT([] { choose_backend("mpi", torch::kCPU); },
+              ThrowsMessage<sdk::ConfigError>(HasSubstr("train.dist_backend = \"mpi\": expected auto, gloo or nccl")));
+  if (nccl_available()) {
+    EXPECT_EQ(choose_backend("auto", cuda), Backend::kNccl);
+    EXPECT_EQ(choose_backend("nccl", cuda), Backend::kNccl);
+    EXPECT_THAT([] { choose_backend("nccl", torch::kCPU); },
+                ThrowsMessage<sdk::ConfigError>(AllOf(HasSubstr("carries CUDA tensors only, but train.device is cpu"),
+                                                      HasSubstr("use train.dist_backend = \"gloo\""))));
+  } else {
+    EXPECT_EQ(choose_backend("auto", cuda), Backend::kGloo);  // auto never asks for what is missing
+    EXPECT_THAT([] { choose_backend("nccl", torch::kCPU); },
+                ThrowsMessage<sdk::ConfigError>(AllOf(
+                    HasSubstr("train.dist_backend = \"nccl\" but this build of rtseg has no NCCL"),
+                    HasSubstr("use train.dist_backend = \"gloo\" (--dist_backend gloo)"))));
+  }
 }
 
-TEST(Distributed, TheEnvironmentOfTorchrunAndSlurmIsRead) {
-  ::unsetenv("WORLD_SIZE");
-  ::setenv("SLURM_NTASKS", "4", 1);
-  ::setenv("SLURM_PROCID", "2", 1);
-  ::setenv("SLURM_LOCALID", "0", 1);
-  ::setenv("SLURM_NTASKS_PER_NODE", "2(x2)", 1);
-  WorldInfo world = world_from_environment();
+// Sets environment variables for one scope and restores what was there (also when an assertion
+// fails), so that the tests after this one see the environment they started with.
+class ScopedEnvironment {
+ public:
+  ScopedEnvironment(std::initializer_list<std::pair<const char*, const char*>> values) {
+    for (const auto& [name, value] : values) set(name, value);
+  }
+  ~ScopedEnvironment() {
+    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
+      if (it->second) {
+        ::setenv(it->first.c_str(), it->second->c_str(), 1);
+      } else {
+        ::unsetenv(it->first.c_str());
+      }
+    }
+  }
+  ScopedEnvironment(const ScopedEnvironment&) = delete;
+  ScopedEnvironment& operator=(const ScopedEnvironment&) = delete;
+
+  /// value nullptr: unset.
+  void set(const char* name, const char* value) {
+    const char* previous = std::getenv(name);
+    saved_.emplace_back(name, previous ? std::optional<std::string>(previous) : std::nullopt);
+    if (value) {
+      ::setenv(name, value, 1);
+    } else {
+      ::unsetenv(name);
+    }
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
+
+TEST(Distributed, SlurmsEnvironmentIsRead) {
+  ScopedEnvironment environment({{"WORLD_SIZE", nullptr}, {"RANK", nullptr}, {"SLURM_NTASKS", "4"},
+                                 {"SLURM_PROCID", "2"}, {"SLURM_LOCALID", "0"}, {"SLURM_NTASKS_PER_NODE", "2(x2)"}});
+  const WorldInfo world = world_from_environment();
   EXPECT_EQ(world.world_size, 4);
   EXPECT_EQ(world.rank, 2);
   EXPECT_EQ(world.local_world_size, 2);
-  ::setenv("SLURM_PROCID", "7", 1);
+  environment.set("SLURM_PROCID", "7");
   EXPECT_THAT([] { world_from_environment(); },
               ::testing::ThrowsMessage<sdk::ConfigError>(::testing::HasSubstr("SLURM_PROCID=7 is outside the world of 4")));
-  ::unsetenv("SLURM_NTASKS");
-  ::unsetenv("SLURM_PROCID");
-  ::unsetenv("SLURM_LOCALID");
-  ::unsetenv("SLURM_NTASKS_PER_NODE");
-  ::setenv("WORLD_SIZE", "2", 1);
-  ::setenv("RANK", "1", 1);
+}
+
+TEST(Distributed, TorchrunsEnvironmentIsRead) {
+  ScopedEnvironment environment({{"SLURM_NTASKS", nullptr}, {"SLURM_PROCID", nullptr}, {"LOCAL_WORLD_SIZE", nullptr},
+                                 {"WORLD_SIZE", "2"}, {"RANK", "1"}, {"MASTER_PORT", nullptr}});
+  EXPECT_EQ(world_from_environment().rank, 1);
   EXPECT_EQ(world_from_environment().local_world_size, 2);  // no LOCAL_WORLD_SIZE: all on this machine
-  ::setenv("MASTER_PORT", "http", 1);
+  environment.set("MASTER_PORT", "http");
   EXPECT_THAT([] { world_from_environment(); },
               ::testing::ThrowsMessage<sdk::ConfigError>(::testing::HasSubstr("MASTER_PORT=\"http\": expected a whole number")));
-  ::unsetenv("WORLD_SIZE");
-  ::unsetenv("RANK");
-  ::unsetenv("MASTER_PORT");
+  environment.set("MASTER_PORT", nullptr);
+  environment.set("WORLD_SIZE", nullptr);
+  environment.set("RANK", nullptr);
   EXPECT_FALSE(world_from_environment().distributed());
 }
 
