@@ -12,6 +12,7 @@
 
 #include <ATen/Parallel.h>
 
+#include "rtseg/framework/cpu_threads.h"
 #include "rtseg/framework/logging.h"
 #include "rtseg/framework/paths.h"
 #include "rtseg/framework/recipe.h"
@@ -43,10 +44,8 @@ inline std::vector<std::int64_t> int_list(const std::string& text) {
   return values;
 }
 
-/// LibTorch's CPU threads: `threads`, or every core when 0.
-inline void set_threads(std::int64_t threads) {
-  at::set_num_threads(static_cast<int>(threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency())));
-}
+/// LibTorch's CPU threads: `threads`, or every core when 0 (BLAS kept from contending, as in training).
+inline void set_threads(std::int64_t threads) { framework::configure_cpu_threads(threads); }
 
 /// The shipped plugins, logging warnings only.
 inline std::unique_ptr<framework::Runtime> quiet_runtime() {

@@ -16,6 +16,7 @@
 
 #include <CLI/CLI.hpp>
 #include <ATen/Parallel.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <c10/util/Exception.h>
 #include <nlohmann/json.hpp>
 
@@ -67,7 +68,7 @@ nlohmann::json peak_json(const framework::MemoryPeak& peak) {
 int main(int argc, char** argv) {
   CLI::App app("Training-step time and peak memory on synthetic batches");
   std::string recipe_file, stage_name, sizes = "", batches = "1", resolutions = "0", device_name = "cpu";
-  std::string amp, json_file;
+  std::string amp, json_file, profile_file;
   std::vector<std::string> overrides;
   bool checkpointing = false;
   std::int64_t steps = 5, warmup = 2, threads = 0, objects = 6;
@@ -85,6 +86,8 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "CPU threads (default: all cores)");
   app.add_option("--set", overrides, "Recipe override KEY=VALUE (repeatable)");
   app.add_option("--json", json_file, "Write the results here");
+  app.add_option("--profile", profile_file,
+                 "Write a Chrome trace of the last case's operators (summarise: python3 bench/train_step/op_summary.py FILE)");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -118,7 +121,12 @@ int main(int argc, char** argv) {
           nlohmann::json entry = {{"size", checked.model.size}, {"flow", flow}, {"stage", stage->name},
                                   {"batch", batch}, {"device", device.str()}};
           try {
-            const ProbeResult r = framework::train::probe_train_step(runtime.registry(), *stage, checked, device, settings);
+            const ProbeResult r = [&] {
+              // The legacy profiler: it is the one both LibTorch 1.13 and 2.x offer from C++.
+              std::optional<torch::autograd::profiler::RecordProfile> profile;
+              if (!profile_file.empty()) profile.emplace(profile_file);
+              return framework::train::probe_train_step(runtime.registry(), *stage, checked, device, settings);
+            }();
             entry.update({{"resolution", r.resolution}, {"amp", r.amp}, {"gradient_checkpointing", r.gradient_checkpointing},
                           {"step_ms", r.step_ms}, {"images_per_second", r.images_per_second},
                           {"peak", peak_json(r.peak)}, {"held", peak_json(r.held)},

@@ -4,6 +4,7 @@
 #include <c10/util/Exception.h>
 
 #include "cli_context.h"
+#include "rtseg/framework/cpu_threads.h"
 #include "rtseg/sdk/errors.h"
 
 namespace {
@@ -42,6 +43,9 @@ int main(int argc, char** argv) {
   rtseg::cli::add_version_command(app, context);
 
   try {
+    // Every command computes on all cores (LibTorch's default may be one); training then applies
+    // train.threads / --threads.
+    rtseg::framework::configure_cpu_threads(0);
     app.parse(argc, argv);
     return 0;
   } catch (const CLI::CallForHelp& help) {

@@ -2,7 +2,6 @@
 
 #include <optional>
 #include <sstream>
-#include <thread>
 
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
@@ -12,6 +11,7 @@
 #endif
 
 #include "rtseg/sdk/atomic_file.h"
+#include "rtseg/framework/cpu_threads.h"
 #include "rtseg/framework/device_memory.h"
 #include "rtseg/framework/distributed/process_group.h"
 #include "rtseg/framework/memory_size.h"
@@ -44,11 +44,6 @@ class LogFileScope {
   std::shared_ptr<spdlog::logger> logger_;
   std::shared_ptr<spdlog::sinks::sink> sink_;
 };
-
-void set_threads(std::int64_t threads) {
-  const auto cores = static_cast<std::int64_t>(std::thread::hardware_concurrency());
-  at::set_num_threads(static_cast<int>(threads > 0 ? threads : std::max<std::int64_t>(1, cores)));
-}
 
 // Classes come from the dataset (as Ultralytics and RF-DETR do); the recipe's value is a default.
 void take_classes_from(const sdk::Dataset& dataset, CheckedRecipe& recipe, RecipeDocument& document,
@@ -167,7 +162,7 @@ StageOutcome run_stage(Runtime& runtime, const Stage& stage, const fs::path& ini
 #endif
   }
   const bool main_rank = !group || group->rank() == 0;
-  set_threads(recipe.train.threads);
+  const CpuThreads cpu_threads = configure_cpu_threads(recipe.train.threads);
   torch::manual_seed(static_cast<std::uint64_t>(recipe.train.seed));
 
   sdk::BuildContext context;
@@ -198,6 +193,10 @@ StageOutcome run_stage(Runtime& runtime, const Stage& stage, const fs::path& ini
   if (group && main_rank) group->share("run/" + stage.name, root);
   std::optional<LogFileScope> log_file;
   if (main_rank) log_file.emplace(logger, run.log());
+  if (main_rank && device.is_cpu()) {
+    logger->info("cpu: {} LibTorch threads, BLAS: {}", cpu_threads.intra_op, cpu_threads.blas);
+    if (!cpu_threads.advice.empty()) logger->warn("{}", cpu_threads.advice);
+  }
   logger->info("stage '{}': {}", stage.name, run.root().string());
 
   TrainerSetup setup{recipe, model, dataset, scheduler, run, device, logger, resume.has_value(),
