@@ -23,18 +23,14 @@ const torch::Tensor& CriterionResult::loss(const std::string& name) const {
   throw std::out_of_range("no loss named '" + name + "'");
 }
 
-double local_num_boxes(std::int64_t total_objects, std::int64_t num_groups) {
-  return static_cast<double>(total_objects * num_groups);
+double local_num_boxes(double objects, std::int64_t num_groups) {
+  return objects * static_cast<double>(num_groups);
 }
 
 SetCriterion::SetCriterion(LossOptions loss, MatcherOptions matcher)
     : loss_(std::move(loss)),
       class_loss_(class_loss_from_name(loss_.class_loss)),
       matcher_(matcher, loss_.mask_point_sample_ratio) {}
-
-void SetCriterion::set_num_boxes_reducer(std::function<double(double)> reducer) {
-  num_boxes_reducer_ = std::move(reducer);
-}
 
 double SetCriterion::weight(const std::string& name) const {
   const std::string base = base_name(name);
@@ -48,12 +44,11 @@ double SetCriterion::weight(const std::string& name) const {
 
 CriterionResult SetCriterion::operator()(const std::vector<SupervisedOutput>& outputs,
                                          const TargetBatch& targets, std::int64_t num_groups,
-                                         at::Generator& generator) const {
+                                         at::Generator& generator, std::optional<double> objects) const {
   TORCH_CHECK(!outputs.empty(), "SetCriterion: no outputs to supervise");
   CriterionResult result;
   result.matches = matcher_.match(outputs, targets, num_groups, generator);
-  double num_boxes = local_num_boxes(targets.total, num_groups);
-  if (num_boxes_reducer_) num_boxes = num_boxes_reducer_(num_boxes);
+  const double num_boxes = local_num_boxes(objects.value_or(static_cast<double>(targets.total)), num_groups);
   result.num_boxes = std::max(num_boxes, 1.0);
 
   const torch::Device device = outputs.front().logits.device();
@@ -85,11 +80,11 @@ CriterionResult SetCriterion::operator()(const std::vector<SupervisedOutput>& ou
 CriterionResult SetCriterion::operator()(const sdk::DecoderOutputs& decoded,
                                          const sdk::MaskOutputs* masks,
                                          const std::vector<Targets>& targets,
-                                         at::Generator& generator) const {
+                                         at::Generator& generator, std::optional<double> objects) const {
   const std::vector<SupervisedOutput> outputs = supervised_outputs(decoded, masks, loss_.aux_loss);
   const torch::Tensor& boxes = outputs.front().boxes;
   const TargetBatch batch = make_target_batch(targets, boxes.device(), boxes.scalar_type());
-  return (*this)(outputs, batch, decoded.num_groups, generator);
+  return (*this)(outputs, batch, decoded.num_groups, generator, objects);
 }
 
 }  // namespace rtseg::framework::criterion

@@ -155,14 +155,13 @@ TEST(SetCriterionTest, NumBoxesIsObjectsTimesGroupsThroughTheReducerClampedAtOne
   const CriterionResult plain = criterion({o}, t, 3, generator);
   EXPECT_EQ(plain.num_boxes, 9.0);
 
-  criterion.set_num_boxes_reducer([](double local) { return local * 2; });  // e.g. other ranks
-  const CriterionResult reduced = criterion({o}, t, 3, generator);
+  // Data parallel: the mean object count over the ranks (here twice this batch's 3).
+  const CriterionResult reduced = criterion({o}, t, 3, generator, 6.0);
   EXPECT_EQ(reduced.num_boxes, 18.0);
   EXPECT_NEAR(reduced.loss("loss_bbox").item<double>(), plain.loss("loss_bbox").item<double>() / 2, 1e-7);
   EXPECT_NEAR(reduced.total.item<double>(), plain.total.item<double>() / 2, 1e-6);
 
-  criterion.set_num_boxes_reducer([](double) { return 0.25; });
-  EXPECT_EQ(criterion({o}, t, 3, generator).num_boxes, 1.0);
+  EXPECT_EQ(criterion({o}, t, 3, generator, 0.25).num_boxes, 1.0);  // 0.75, clamped
 
   const TargetBatch empty = make_target_batch(
       {make_targets({}, torch::zeros({0, 4})), make_targets({}, torch::zeros({0, 4}))}, torch::kCPU);

@@ -218,6 +218,22 @@ void GradientReducer::finish() {
   impl.reset();
 }
 
+void GradientReducer::abandon() {
+  Impl& impl = *impl_;
+  ProcessGroup::CommunicationScope timed(impl.group);
+  torch::NoGradGuard no_grad;
+  impl.communicating = false;
+  // The other ranks start every bucket in index order: take part in those this rank has not
+  // started. Zeros allocate nothing (the buffers exist), which matters after an out-of-memory.
+  for (std::size_t b = impl.next_to_start; b < impl.buckets.size(); ++b) {
+    impl.buckets[b].flat.zero_();
+    impl.buckets[b].ready = impl.buckets[b].slots.size();
+  }
+  impl.start_complete_buckets();
+  for (Impl::Bucket& bucket : impl.buckets) bucket.pending.wait();
+  impl.reset();
+}
+
 void GradientReducer::set_overlap(bool overlap) { impl_->overlap = overlap; }
 
 bool GradientReducer::overlap() const { return impl_->overlap; }

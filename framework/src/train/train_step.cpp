@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 
 #include <torch/nn/functional/upsampling.h>
 #include <torch/torch.h>
@@ -9,6 +10,7 @@
 #include "rtseg/framework/distributed/gradient_reducer.h"
 #include "rtseg/framework/distributed/process_group.h"
 #include "rtseg/framework/train/grad_clip.h"
+#include "rtseg/framework/train/oom_advice.h"
 
 namespace rtseg::framework::train {
 namespace {
@@ -68,27 +70,33 @@ void TrainStep::drop_gradients() {
   for (torch::Tensor& parameter : parameters_) parameter.mutable_grad().reset();
 }
 
-StepResult TrainStep::run(std::vector<Batch>& micro_batches, std::int64_t size, double lr_factor,
-                          at::Generator& generator) {
-  StepResult result;
-  Model& model = *parts_.model;
-  model.train();
-  drop_gradients();
-  const double share = 1.0 / static_cast<double>(micro_batches.size());
+std::vector<double> TrainStep::objects_over_ranks(const std::vector<Batch>& micro_batches) const {
+  if (!parts_.process_group) return {};
+  // Host-side counts (tensor shapes): no device sync.
+  torch::Tensor counts = torch::zeros({static_cast<std::int64_t>(micro_batches.size())}, torch::kDouble);
+  auto* values = counts.data_ptr<double>();
+  for (std::size_t m = 0; m < micro_batches.size(); ++m) {
+    for (const Targets& targets : micro_batches[m].targets) values[m] += static_cast<double>(targets.labels.size(0));
+  }
+  parts_.process_group->sum(counts);
+  const double world = static_cast<double>(parts_.process_group->world_size());
+  std::vector<double> mean(micro_batches.size());
+  for (std::size_t m = 0; m < mean.size(); ++m) mean[m] = values[m] / world;
+  return mean;
+}
 
-  // Detached per-step sums, read once at the end: [total, loss_1, ..., loss_k].
-  torch::Tensor sums;
-  std::vector<std::string> names;
+void TrainStep::accumulate(std::vector<Batch>& micro_batches, std::int64_t size, const std::vector<double>& objects,
+                           at::Generator& generator, torch::Tensor& sums, std::vector<std::string>& names,
+                           StepResult& result) {
+  Model& model = *parts_.model;
+  const double share = 1.0 / static_cast<double>(micro_batches.size());
   std::size_t last_loaded = micro_batches.size();  // the micro-batch whose backward communicates
   for (std::size_t m = 0; m < micro_batches.size(); ++m) {
     if (micro_batches[m].images.defined()) last_loaded = m;
   }
   for (std::size_t m = 0; m < micro_batches.size(); ++m) {
     Batch& batch = micro_batches[m];
-    if (!batch.images.defined()) {  // every image of it failed to load
-      if (parts_.on_empty_micro_batch) parts_.on_empty_micro_batch();
-      continue;
-    }
+    if (!batch.images.defined()) continue;  // every image of it failed to load
     if (size > 0) resize_batch(batch, size);
     const torch::Tensor images = batch.images.to(device_, /*non_blocking=*/true);
     const torch::Tensor padding = batch.padding_mask.to(device_, /*non_blocking=*/true);
@@ -98,8 +106,9 @@ StepResult TrainStep::run(std::vector<Batch>& micro_batches, std::int64_t size, 
       AutocastScope autocast(amp_);
       const ModelOutputs outputs = model.forward(images, padding);
       observe("forward");
-      const criterion::CriterionResult losses = (*parts_.criterion)(
-          outputs.detections, outputs.masks ? &*outputs.masks : nullptr, batch.targets, generator);
+      const criterion::CriterionResult losses =
+          (*parts_.criterion)(outputs.detections, outputs.masks ? &*outputs.masks : nullptr, batch.targets, generator,
+                              objects.empty() ? std::nullopt : std::optional<double>(objects[m]));
       observe("loss");
       weighted = losses.total;
       if (names.empty()) {
@@ -118,12 +127,34 @@ StepResult TrainStep::run(std::vector<Batch>& micro_batches, std::int64_t size, 
     sums = sums.defined() ? sums + step_sums : step_sums;
     result.images += batch.images.size(0);
   }
-  if (!sums.defined() && !reducer_) return result;  // nothing loaded in this step
-
   // The buckets the last backward did not start, the wait, the average (a parameter no rank's
   // batch reached gets zeros). Every rank takes part, also one that loaded nothing.
   if (reducer_) reducer_->finish();
-  const bool finite_grads = parts_.scaler->unscale(parameters_);
+}
+
+StepResult TrainStep::run(std::vector<Batch>& micro_batches, std::int64_t size, double lr_factor,
+                          at::Generator& generator) {
+  StepResult result;
+  parts_.model->train();
+  drop_gradients();
+  const std::vector<double> objects = objects_over_ranks(micro_batches);
+
+  // Detached per-step sums, read once at the end: [total, loss_1, ..., loss_k].
+  torch::Tensor sums;
+  std::vector<std::string> names;
+  try {
+    accumulate(micro_batches, size, objects, generator, sums, names, result);
+  } catch (const std::exception& error) {
+    if (!reducer_ || !is_out_of_memory(error.what())) throw;
+    // The graph is gone with the exception; take part in what the other ranks still run.
+    result.out_of_memory_error = error.what();
+    sums = torch::Tensor();
+    reducer_->abandon();
+  }
+  if (!sums.defined() && !reducer_) return result;  // nothing loaded in this step
+
+  const bool local_out_of_memory = !result.out_of_memory_error.empty();
+  const bool finite_grads = !local_out_of_memory && parts_.scaler->unscale(parameters_);
   if (sums.defined()) {
     const torch::Tensor host = sums.cpu();  // the step's one read of losses
     const float* values = host.data_ptr<float>();
@@ -132,7 +163,19 @@ StepResult TrainStep::run(std::vector<Batch>& micro_batches, std::int64_t size, 
   }
 
   bool apply = finite_grads && std::isfinite(result.total_loss);
-  if (parts_.process_group) apply = !parts_.process_group->any(!apply);  // the ranks must agree
+  if (parts_.process_group) {
+    // One vote for both questions: did a rank run out of memory, did a rank see a non-finite value.
+    torch::Tensor votes = torch::tensor({local_out_of_memory ? 1.0 : 0.0, apply ? 0.0 : 1.0}, torch::kDouble);
+    parts_.process_group->sum(votes);
+    if (votes[0].item<double>() > 0) {
+      drop_gradients();
+      result.out_of_memory = true;
+      result.total_loss = 0;
+      result.losses.clear();
+      return result;
+    }
+    apply = votes[1].item<double>() == 0;  // the ranks must agree
+  }
   if (apply) {
     if (clip_max_norm_ > 0) {
       result.grad_norm = clip_gradient_norm(parameters_, clip_max_norm_);

@@ -81,9 +81,6 @@ void StageTrainer::record_batch_in_run_recipe() const {
 TrainOutcome StageTrainer::run() {
   auto& log = *setup_.logger;
   if (group_) {
-    if (options_.on_oom == "retry") {
-      throw sdk::ConfigError("train.on_oom = \"retry\" is not supported with several processes yet; use \"stop\".");
-    }
     // Every rank starts from rank 0's weights.
     std::vector<torch::Tensor> state;
     for (const auto& p : model_.parameters()) state.push_back(p);
@@ -100,13 +97,6 @@ TrainOutcome StageTrainer::run() {
     log.warn("the backbone does not support gradient checkpointing; training without it");
   }
   criterion::SetCriterion criterion(options_.loss, options_.matcher);
-  // RF-DETR's normaliser: the target boxes of all ranks, averaged over the ranks.
-  const auto reduce_boxes = [group = group_](double boxes) {
-    torch::Tensor total = torch::full({1}, boxes, torch::kDouble);
-    group->sum(total);
-    return total.item<double>() / group->world_size();
-  };
-  if (group_) criterion.set_num_boxes_reducer(reduce_boxes);
 
   if (setup_.resume) {
     TrainingState state{&model_, optimizer_.get(), &groups_, ema_.get(), scaler_.get(), &generator_};
@@ -141,8 +131,7 @@ TrainOutcome StageTrainer::run() {
   if (options_.max_steps > 0) length.total_steps = std::min(length.total_steps, options_.max_steps);
   const auto scales = multi_scale_sizes(setup_.recipe.model.resolution, options_.expanded_scales,
                                         model_.backbone().size_divisibility(), 1);
-  TrainStep::Parts parts{&model_, &criterion, optimizer_.get(), &groups_, scaler_.get(), ema_.get(), group_, {}};
-  if (group_) parts.on_empty_micro_batch = [reduce_boxes] { reduce_boxes(0.0); };
+  TrainStep::Parts parts{&model_, &criterion, optimizer_.get(), &groups_, scaler_.get(), ema_.get(), group_};
   TrainStep step(parts, amp, options_.clip_max_norm, setup_.device);
 
   log.info("training {} epochs x {} steps (batch {} x accum {}), {} parameter groups, amp {}, on {} -> {}",
@@ -188,10 +177,17 @@ TrainOutcome StageTrainer::run() {
       }
       const double factor = setup_.scheduler ? setup_.scheduler->factor(progress_.step, length) : 1.0;
       StepResult result;
+      // Out of memory: one process gets the error; data-parallel ranks all get out_of_memory
+      // in the result (TrainStep has them agree), so all take the same branch below.
+      bool out_of_memory = false;
       try {
         result = step.run(micro_batches, size, factor, generator_);
+        out_of_memory = result.out_of_memory;
       } catch (const std::exception& error) {
         if (!is_out_of_memory(error.what())) throw;
+        out_of_memory = true;
+      }
+      if (out_of_memory) {
         if (options_.on_oom == "retry" && batch_ > 1) {
           // Continue from the last completed step with half the batch and twice the accumulation:
           // the same images per step, the same effective batch.
@@ -202,7 +198,7 @@ TrainOutcome StageTrainer::run() {
                    progress_.step, batch_ / 2, accum_ * 2);
           batch_ /= 2;
           accum_ *= 2;
-          record_batch_in_run_recipe();
+          if (main_) record_batch_in_run_recipe();
           loader = std::make_unique<DataLoader>(setup_.dataset, train_loader_options());
           steps_per_epoch = loader->batches_per_epoch() / accum_;
           loader->start_epoch(epoch, s * accum_);

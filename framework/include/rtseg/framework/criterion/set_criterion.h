@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,9 +35,9 @@ struct CriterionResult {
   const torch::Tensor& loss(const std::string& name) const;
 };
 
-/// This process's normaliser: objects in the batch x query groups (RF-DETR's
-/// sum_group_losses = false), before any averaging across processes.
-double local_num_boxes(std::int64_t total_objects, std::int64_t num_groups);
+/// The losses' normaliser: objects in the batch (averaged over the ranks in data-parallel
+/// training) x query groups (RF-DETR's sum_group_losses = false), before clamping to >= 1.
+double local_num_boxes(double objects, std::int64_t num_groups);
 
 /// RF-DETR's SetCriterion in training mode (HungarianMatcher + labels, boxes and masks losses
 /// for every supervised output, group DETR normalisation).
@@ -48,19 +49,19 @@ class SetCriterion {
   /// Throws std::invalid_argument for an unknown loss.class_loss.
   SetCriterion(LossOptions loss, MatcherOptions matcher);
 
-  /// Distributed training: maps this process's num_boxes to the value every process uses (the
-  /// all-reduced mean). The result is clamped to >= 1. Default: none (single process).
-  void set_num_boxes_reducer(std::function<double(double)> reducer);
-
   /// Losses for `outputs` (see supervised_outputs()); num_groups: the decoder's query groups.
   /// `generator` (on the predictions' device) drives the mask point sampling.
+  /// `objects`: the object count the normaliser uses instead of this batch's own -- in data-parallel
+  /// training the mean over the ranks, which every rank must use alike (TrainStep sums the counts
+  /// once per step). num_boxes = objects x num_groups, at least 1.
   CriterionResult operator()(const std::vector<SupervisedOutput>& outputs,
                              const TargetBatch& targets, std::int64_t num_groups,
-                             at::Generator& generator) const;
+                             at::Generator& generator, std::optional<double> objects = std::nullopt) const;
 
   /// Convenience: builds the supervised outputs and the target batch first.
   CriterionResult operator()(const sdk::DecoderOutputs& decoded, const sdk::MaskOutputs* masks,
-                             const std::vector<Targets>& targets, at::Generator& generator) const;
+                             const std::vector<Targets>& targets, at::Generator& generator,
+                             std::optional<double> objects = std::nullopt) const;
 
   /// The weight of a loss name (suffix ignored); 0 for names the total leaves out.
   double weight(const std::string& name) const;
@@ -72,7 +73,6 @@ class SetCriterion {
   LossOptions loss_;
   ClassLoss class_loss_;
   HungarianMatcher matcher_;
-  std::function<double(double)> num_boxes_reducer_;
 };
 
 }  // namespace rtseg::framework::criterion

@@ -54,6 +54,12 @@ class GradientReducer {
   /// had one).
   void finish();
 
+  /// Instead of finish(), on a rank whose step failed part-way (out of memory): starts every
+  /// bucket not started yet -- with zeros -- and waits for all, so that the other ranks' step
+  /// completes its collectives instead of waiting for this rank until the timeout. The result
+  /// is meaningless; the gradients are left alone, and the ranks then agree to drop the step.
+  void abandon();
+
   /// false: the hooks start nothing and finish() averages every bucket after backward (the
   /// plain bucketed all-reduce, for comparison). Default true.
   void set_overlap(bool overlap);

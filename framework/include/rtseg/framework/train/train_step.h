@@ -33,6 +33,12 @@ struct StepResult {
   /// Unweighted losses of the last decoder layer (loss_ce, loss_bbox, ...), averaged over the
   /// micro-batches.
   std::vector<std::pair<std::string, double>> losses;
+  /// Data parallel: some rank ran out of device memory in forward, loss or backward; every rank
+  /// dropped the step (nothing applied, gradients dropped) and knows it. (One process: the
+  /// error propagates instead.)
+  bool out_of_memory = false;
+  /// This rank's error text when it was the one out of memory; empty on the other ranks.
+  std::string out_of_memory_error;
 };
 
 /// Resizes a batch to size x size for multi-scale training: images bilinearly, the padding mask
@@ -53,18 +59,21 @@ class TrainStep {
     const std::vector<ParameterGroup>* groups = nullptr;
     LossScaler* scaler = nullptr;
     ModelEma* ema = nullptr;  ///< may be null
-    /// Data parallelism: gradients are averaged over the ranks before clipping -- during the
-    /// last micro-batch's backward (distributed::GradientReducer) -- and whether the step is
-    /// applied is agreed by all. Null: one process.
+    /// Data parallelism: the loss normaliser's object counts are summed over the ranks once at
+    /// the start of a step; gradients are averaged over the ranks before clipping -- during the
+    /// last micro-batch's backward (distributed::GradientReducer); whether the step is applied,
+    /// and whether a rank ran out of memory, is agreed by all. Null: one process.
     distributed::ProcessGroup* process_group = nullptr;
-    /// Data parallelism: called for a micro-batch none of whose images loaded, so that this rank
-    /// still takes part in the collectives the criterion makes for a micro-batch (the box count).
-    std::function<void()> on_empty_micro_batch = nullptr;
   };
   TrainStep(Parts parts, AmpMode amp, double clip_max_norm, torch::Device device);
   ~TrainStep();
 
   /// `size` > 0: resize every micro-batch to size x size first (multi-scale).
+  ///
+  /// Data parallel, a rank out of memory in forward, loss or backward does not leave the others
+  /// waiting: it takes part in the collectives left in the step, all ranks agree to drop it and
+  /// each returns out_of_memory (the trainer then stops with advice, or retries with half the
+  /// batch). Out of memory in the optimizer update, after the agreement, still ends the run.
   StepResult run(std::vector<Batch>& micro_batches, std::int64_t size, double lr_factor,
                  at::Generator& generator);
 
@@ -83,6 +92,11 @@ class TrainStep {
   void observe(const char* phase) const {
     if (observer_) observer_(phase);
   }
+  // Forward, loss and backward of every micro-batch; fills sums and names (see run()).
+  void accumulate(std::vector<Batch>& micro_batches, std::int64_t size, const std::vector<double>& objects,
+                  at::Generator& generator, torch::Tensor& sums, std::vector<std::string>& names, StepResult& result);
+  // Data parallel: each micro-batch's object count, averaged over the ranks (one collective).
+  std::vector<double> objects_over_ranks(const std::vector<Batch>& micro_batches) const;
 
   std::function<void(const char*)> observer_;
   Parts parts_;

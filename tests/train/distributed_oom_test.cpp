@@ -1,0 +1,102 @@
+// Out of memory on one rank of a data-parallel run (two real processes, Gloo over loopback; see
+// two_ranks.h): rank 1's allocator fails once in step 1's forward pass (oom_injection.h), rank 0
+// runs out of nothing. Neither may hang: both must drop the step and then retry it with half the
+// batch, or both stop with the advice.
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <spdlog/sinks/null_sink.h>
+#include <torch/torch.h>
+
+#include "rtseg/framework/distributed/process_group.h"
+#include "rtseg/framework/recipe_document.h"
+#include "rtseg/framework/train/trainer.h"
+#include "rtseg/sdk/errors.h"
+#include "test_support.h"
+#include "train/oom_injection.h"
+#include "train/two_ranks.h"
+
+namespace rtseg::framework::distributed {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Trains the OOM setup as this rank; writes "<steps> <parameter checksum>" or "error: <text>"
+// to out/rank<r>.txt.
+void train_with_fault_on_rank1(ProcessGroup& group, const std::filesystem::path& out, const std::string& on_oom) {
+  torch::set_num_threads(1);
+  auto runtime = rtseg::testing::make_test_runtime();
+  std::optional<rtseg::testing::FailingAllocatorScope> failing;
+  if (group.rank() == 1) failing.emplace();
+  auto scheduler = std::make_shared<rtseg::testing::ArmingScheduler>(failing ? &failing->allocator() : nullptr, 1);
+  auto logger = std::make_shared<spdlog::logger>("oom", std::make_shared<spdlog::sinks::null_sink_mt>());
+  // Rank 0 writes the run folder; rank 1 writes its own (the trainer only needs it on rank 0).
+  train::TrainerSetup setup = rtseg::testing::oom_trainer_setup(
+      *runtime, out / ("rank" + std::to_string(group.rank())), on_oom, scheduler, logger);
+  setup.process_group = &group;
+  std::ofstream report(out / ("rank" + std::to_string(group.rank()) + ".txt"));
+  report.precision(17);
+  try {
+    const train::TrainOutcome outcome = train::train(setup);
+    double checksum = 0;
+    for (const auto& p : setup.model->parameters()) checksum += p.detach().to(torch::kDouble).sum().item<double>();
+    report << outcome.steps << " " << checksum << " " << (failing ? failing->allocator().faults() : 0) << "\n";
+  } catch (const std::exception& error) {
+    report << "error: " << error.what() << "\n";
+  }
+}
+
+const rtseg::testing::RankRoleRegistration kOomRetry(
+    "oom_retry", {[](ProcessGroup& group, const std::filesystem::path& out) {
+                    train_with_fault_on_rank1(group, out, "retry");
+                  },
+                  std::chrono::seconds(60)});
+const rtseg::testing::RankRoleRegistration kOomStop(
+    "oom_stop", {[](ProcessGroup& group, const std::filesystem::path& out) {
+                   train_with_fault_on_rank1(group, out, "stop");
+                 },
+                 std::chrono::seconds(60)});
+
+std::string read_text(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST(Distributed, OutOfMemoryOnOneRankIsRetriedByAllWithHalfTheBatch) {
+  rtseg::testing::TempDir dir;
+  ASSERT_THAT(rtseg::testing::run_two_ranks("oom_retry", dir.path(), std::chrono::seconds(180)),
+              ::testing::ElementsAre(0, 0));
+  std::istringstream rank0(read_text(dir.path() / "rank0.txt"));
+  std::istringstream rank1(read_text(dir.path() / "rank1.txt"));
+  std::int64_t steps0 = 0, steps1 = 0;
+  double checksum0 = 0, checksum1 = 0;
+  int faults0 = -1, faults1 = -1;
+  ASSERT_TRUE(rank0 >> steps0 >> checksum0 >> faults0) << read_text(dir.path() / "rank0.txt");
+  ASSERT_TRUE(rank1 >> steps1 >> checksum1 >> faults1) << read_text(dir.path() / "rank1.txt");
+  EXPECT_EQ(faults0, 0);
+  EXPECT_EQ(faults1, 1);  // the fault happened, on rank 1 only
+  // 8 images over 2 ranks at batch 4: 5 steps (the small-dataset rule); step 1 retried at batch
+  // 2 x accum 2 on both ranks, and every step done.
+  EXPECT_EQ(steps0, 5);
+  EXPECT_EQ(steps1, 5);
+  EXPECT_EQ(checksum0, checksum1);  // the same updates on both ranks, bit for bit
+  const auto saved = RecipeDocument::parse_file(dir.path() / "rank0" / "runs" / "train_test_64_1" / "recipe.toml",
+                                                "recipe.toml");
+  EXPECT_EQ(saved.root().at_path("train.batch").value<std::int64_t>(), 2);
+  EXPECT_EQ(saved.root().at_path("train.accum").value<std::int64_t>(), 2);
+}
+
+TEST(Distributed, OutOfMemoryOnOneRankStopsAllRanksWithTheAdvice) {
+  rtseg::testing::TempDir dir;
+  ASSERT_THAT(rtseg::testing::run_two_ranks("oom_stop", dir.path(), std::chrono::seconds(180)),
+              ::testing::ElementsAre(0, 0));
+  // Rank 0 had memory enough, yet it stops with the same advice instead of waiting for rank 1.
+  EXPECT_THAT(read_text(dir.path() / "rank0.txt"), HasSubstr("--batch 2 --accum 2"));
+  EXPECT_THAT(read_text(dir.path() / "rank1.txt"), HasSubstr("--batch 2 --accum 2"));
+}
+
+}  // namespace
+}  // namespace rtseg::framework::distributed
