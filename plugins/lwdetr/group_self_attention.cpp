@@ -1,6 +1,7 @@
 #include "group_self_attention.h"
 
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include <torch/nn/functional/dropout.h>
@@ -47,30 +48,40 @@ torch::Tensor GroupSelfAttentionImpl::forward(const torch::Tensor& query_key,
                                      in_proj_bias_.narrow(0, 0, 2 * embed_dim_));
   const torch::Tensor v = F::linear(value, in_proj_weight_.narrow(0, 2 * embed_dim_, embed_dim_),
                                     in_proj_bias_.narrow(0, 2 * embed_dim_, embed_dim_));
+  const double dropout = is_training() ? dropout_ : 0.0;
+#if TORCH_VERSION_MAJOR >= 2
   // [B, G * Qg, heads * hd] -> [B * G, heads, Qg, hd]
   auto split_heads = [&](const torch::Tensor& x) {
     return x.reshape({batch * groups, group_length, num_heads_, head_dim}).transpose(1, 2);
   };
+  const torch::Tensor attended = at::scaled_dot_product_attention(
+      split_heads(qk.narrow(-1, 0, embed_dim_)), split_heads(qk.narrow(-1, embed_dim_, embed_dim_)), split_heads(v),
+      {}, dropout);
+  // [B * G, heads, Qg, hd] -> [B, G * Qg, d]
+  return out_proj_->forward(attended.transpose(1, 2).reshape({batch, length, embed_dim_}));
+#else
+  // PyTorch 1.13's MultiheadAttention: scale q, softmax(q k^T), dropout, times v -- here for all
+  // groups at once, [B, heads, G * Qg, hd], with the scores between different groups masked out.
+  // LibTorch 1.13's CPU bmm runs one small product per batch entry; B x G x heads of them cost
+  // far more in calls than the masked-out entries cost in arithmetic.
+  auto split_heads = [&](const torch::Tensor& x) {
+    return x.reshape({batch, length, num_heads_, head_dim}).transpose(1, 2);
+  };
   const torch::Tensor q = split_heads(qk.narrow(-1, 0, embed_dim_));
   const torch::Tensor k = split_heads(qk.narrow(-1, embed_dim_, embed_dim_));
-  const torch::Tensor heads_v = split_heads(v);
-  const double dropout = is_training() ? dropout_ : 0.0;
-
-  torch::Tensor attended;
-#if TORCH_VERSION_MAJOR >= 2
-  attended = at::scaled_dot_product_attention(q, k, heads_v, {}, dropout);
-#else
-  // PyTorch 1.13's MultiheadAttention: scale q, softmax(q k^T), dropout, times v.
-  torch::Tensor weights =
-      torch::matmul(q / std::sqrt(static_cast<double>(head_dim)), k.transpose(-2, -1))
-          .softmax(-1);
+  torch::Tensor scores = torch::matmul(q / std::sqrt(static_cast<double>(head_dim)), k.transpose(-2, -1));
+  if (groups > 1) {
+    const torch::Tensor group = torch::arange(length, scores.device()).div(group_length, "floor");
+    scores = scores.masked_fill(group.unsqueeze(1) != group.unsqueeze(0), -std::numeric_limits<double>::infinity());
+  }
+  torch::Tensor weights = scores.softmax(-1);
   if (dropout > 0.0) {
     weights = F::dropout(weights, F::DropoutFuncOptions().p(dropout).training(true));
   }
-  attended = torch::matmul(weights, heads_v);
-#endif
-  // [B * G, heads, Qg, hd] -> [B, G * Qg, d]
+  // [B, heads, G * Qg, hd] -> [B, G * Qg, d]
+  const torch::Tensor attended = torch::matmul(weights, split_heads(v));
   return out_proj_->forward(attended.transpose(1, 2).reshape({batch, length, embed_dim_}));
+#endif
 }
 
 }  // namespace rtseg::plugins::lwdetr

@@ -143,7 +143,7 @@ TEST(SetCriterionTest, ImageWithoutObjectsOnlyGetsTheNoObjectTerm) {
   EXPECT_TRUE(torch::allclose(grad, torch::autograd::grad({negative}, {x})[0], 1e-5, 1e-7));
 }
 
-TEST(SetCriterionTest, NumBoxesIsObjectsTimesGroupsThroughTheReducerClampedAtOne) {
+TEST(SetCriterionTest, NumBoxesIsObjectsTimesGroupsOrTheRanksMeanCountClampedAtOne) {
   const SupervisedOutput o = random_output(2, 6, 3, 12);
   torch::manual_seed(13);
   const TargetBatch t = make_target_batch(
