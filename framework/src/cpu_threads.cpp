@@ -55,4 +55,13 @@ CpuThreads configure_cpu_threads(std::int64_t threads) {
   return result;
 }
 
+void keep_this_thread_serial() {
+  // ATen gives a thread its OpenMP thread count from the process-wide setting the first time the
+  // thread asks; let that happen now, then lower this thread's own count (OpenMP keeps one per
+  // thread). at::set_num_threads(1) would change the process-wide setting too.
+  (void)at::get_num_threads();
+  static const auto set_openmp_threads = find_symbol<SetThreadsFn>("omp_set_num_threads");
+  if (set_openmp_threads) set_openmp_threads(1);
+}
+
 }  // namespace rtseg::framework

@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include "rtseg/framework/cpu_threads.h"
 #include "rtseg/sdk/errors.h"
 #include "rtseg/sdk/seed.h"
 
@@ -130,6 +131,7 @@ void DataLoader::start_epoch(std::int64_t epoch, std::int64_t first_batch) {
 }
 
 void DataLoader::worker_loop() {
+  keep_this_thread_serial();  // the training thread's ops own the cores' OpenMP threads
   const std::int64_t total = batches_per_epoch();
   for (;;) {
     std::int64_t index;

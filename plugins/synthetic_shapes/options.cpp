@@ -16,8 +16,12 @@ SyntheticOptions synthetic_options_from(sdk::ConfigReader& reader) {
   o.max_object_fraction = reader.get("max_object_fraction", o.max_object_fraction,
                                      "largest object, as a fraction of the shorter image side");
   o.seed = reader.get("seed", o.seed, "random seed: the same seed draws the same images");
+  o.cache_mib = reader.get("cache_mib", o.cache_mib,
+                           "keep rendered images in memory up to this many MiB, so that later epochs do not "
+                           "draw them again (0: draw on every load)");
   reader.check(o.train_images >= 0 && o.valid_images >= 0 && o.test_images >= 0, "train_images",
                "image counts must not be negative.");
+  reader.check(o.cache_mib >= 0, "cache_mib", "must not be negative.");
   reader.check(o.min_size >= 32, "min_size", "must be at least 32 pixels.");
   reader.check(o.max_size >= o.min_size, "max_size", "must be at least min_size.");
   reader.check(o.min_objects >= 0, "min_objects", "must not be negative.");

@@ -18,6 +18,7 @@ struct SyntheticOptions {
   double min_object_fraction = 0.12;  // object size as a fraction of the image's shorter side
   double max_object_fraction = 0.45;
   std::int64_t seed = 0;             // the same seed draws the same images
+  std::int64_t cache_mib = 512;      // rendered images kept in memory up to this size (0: none)
 };
 
 SyntheticOptions synthetic_options_from(sdk::ConfigReader& reader);

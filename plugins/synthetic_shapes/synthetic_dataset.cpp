@@ -25,6 +25,7 @@ SyntheticDataset::SyntheticDataset(SyntheticOptions options) : options_(options)
       const std::uint64_t seed = sdk::mix_seed(sdk::mix_seed(static_cast<std::uint64_t>(options.seed)) ^ sdk::mix_seed(s * 0x1000000ULL + i));
       split.scenes.push_back(make_scene(seed, options));
     }
+    split.rendered.resize(split.scenes.size());
     next_image_id += counts[s].second;
   }
 }
@@ -70,8 +71,27 @@ std::vector<sdk::Annotation> SyntheticDataset::annotations(std::string_view name
   return annotations_of(scene(name, index), record(name, index).id * kIdsPerImage + 1);
 }
 
+at::Tensor SyntheticDataset::image(std::string_view name, std::int64_t index) const {
+  const Split& s = split(name);
+  const Scene& drawn = scene(name, index);
+  const auto slot = static_cast<std::size_t>(index);
+  {
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    // A copy: the caller owns (and may change) what load() returns.
+    if (s.rendered[slot].defined()) return s.rendered[slot].clone();
+  }
+  at::Tensor pixels = render(drawn);  // outside the lock: other threads render their own images
+  const std::int64_t bytes = pixels.numel();
+  std::lock_guard<std::mutex> lock(cache_mutex_);
+  if (!s.rendered[slot].defined() && cached_bytes_ + bytes <= options_.cache_mib * (1 << 20)) {
+    s.rendered[slot] = pixels.clone();
+    cached_bytes_ += bytes;
+  }
+  return pixels;
+}
+
 sdk::Sample SyntheticDataset::load(std::string_view name, std::int64_t index) const {
-  return sdk::Sample{record(name, index), render(scene(name, index)), annotations(name, index)};
+  return sdk::Sample{record(name, index), image(name, index), annotations(name, index)};
 }
 
 std::unique_ptr<SyntheticDataset> make_synthetic(SyntheticOptions options, const sdk::BuildContext&) {

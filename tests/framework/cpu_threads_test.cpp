@@ -6,6 +6,7 @@
 #include <string>
 #include <thread>
 
+#include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
@@ -52,6 +53,25 @@ TEST(CpuThreads, ZeroMeansEveryCore) {
   const CpuThreads configured = configure_cpu_threads(0);
   EXPECT_EQ(configured.intra_op, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   EXPECT_EQ(at::get_num_threads(), configured.intra_op);
+  at::set_num_threads(before);
+}
+
+TEST(CpuThreads, AHelperThreadCanComputeSeriallyWithoutChangingTheOthers) {
+  const int before = at::get_num_threads();
+  configure_cpu_threads(2);
+  int in_helper = 0;
+  std::thread helper([&] {
+    keep_this_thread_serial();
+    in_helper = at::get_num_threads();
+    // A kernel large enough to go parallel still computes correctly on one thread.
+    const at::Tensor x = at::ones({1 << 20});
+    EXPECT_EQ(x.sum().item<double>(), static_cast<double>(1 << 20));
+  });
+  helper.join();
+  if (dlsym(RTLD_DEFAULT, "omp_set_num_threads")) {
+    EXPECT_EQ(in_helper, 1);
+  }
+  EXPECT_EQ(at::get_num_threads(), 2) << "the calling thread keeps its threads";
   at::set_num_threads(before);
 }
 

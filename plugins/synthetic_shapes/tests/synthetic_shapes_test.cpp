@@ -93,6 +93,20 @@ TEST(SyntheticShapes, AnnotationsMatchTheVisibleMasks) {
   EXPECT_EQ(labels.size(), 5u);
 }
 
+// Rendered images are kept for the next epoch: the same pixels as drawing them again (cache_mib
+// = 0 draws on every load), and what a caller does to a loaded image does not reach the cache.
+TEST(SyntheticShapes, CachedImagesEqualFreshlyDrawnOnes) {
+  SyntheticOptions uncached_options = small(3);
+  uncached_options.cache_mib = 0;
+  const SyntheticDataset cached(small(3)), uncached(uncached_options);
+  for (std::int64_t i = 0; i < cached.size("train"); ++i) {
+    at::Tensor first = cached.load("train", i).image;
+    first.zero_();  // the caller owns it
+    EXPECT_TRUE(torch::equal(cached.load("train", i).image, uncached.load("train", i).image)) << "image " << i;
+    EXPECT_TRUE(torch::equal(cached.load("train", i).image, uncached.load("train", i).image)) << "image " << i;
+  }
+}
+
 TEST(SyntheticShapes, OptionsAreValidated) {
   const auto doc = framework::RecipeDocument::parse_text("min_size = 64\nmax_size = 32\n", "r.toml");
   sdk::ConfigReader reader(&doc.root(), "data", "", doc.origin_lookup());
@@ -102,6 +116,10 @@ TEST(SyntheticShapes, OptionsAreValidated) {
   } catch (const sdk::ConfigError& error) {
     EXPECT_THAT(error.what(), HasSubstr("data.max_size: must be at least min_size"));
   }
+  const auto negative = framework::RecipeDocument::parse_text("cache_mib = -1\n", "r.toml");
+  sdk::ConfigReader cache_reader(&negative.root(), "data", "", negative.origin_lookup());
+  EXPECT_THAT([&] { synthetic_options_from(cache_reader); },
+              ::testing::ThrowsMessage<sdk::ConfigError>(HasSubstr("data.cache_mib: must not be negative")));
 }
 
 }  // namespace

@@ -22,4 +22,11 @@ struct CpuThreads {
 /// quickstart's step 463 -> 245 ms; the OpenMP build: 165-217 ms) and `advice` says what to install.
 CpuThreads configure_cpu_threads(std::int64_t threads);
 
+/// For a helper thread (data loading) whose small ATen ops run beside the training thread's:
+/// makes this thread's ATen ops single-threaded, leaving the other threads' setting alone.
+/// Without it every such thread that reaches a parallel ATen kernel starts an OpenMP team of its
+/// own, and the teams fight for the cores (on 2 cores the quickstart's epochs took 12-13 s with
+/// 2 loading threads instead of 7-8 s).
+void keep_this_thread_serial();
+
 }  // namespace rtseg::framework
