@@ -15,7 +15,8 @@
 #   bench.json     the same, as JSON (rtseg_bench_train_step / rtseg_bench_infer cases)
 #   train.log      the quickstart pipeline trained on the GPU with AMP
 #   memory.txt     where a step's memory goes (rtseg_bench_memory_breakdown)
-#   nccl.txt       the quickstart over a NCCL process group, one rank per GPU (2+ GPUs)
+#   nccl.txt       one GPU: NCCL collectives, the gradient reducer and the trainer in a one-rank
+#                  group (gpu_tests); 2+ GPUs: the quickstart over NCCL, one rank per GPU
 #   plan.txt       `rtseg plan` for 4/6/8/16 GiB cards (docs/memory.md)
 # RTSEG_GPU_PARTS picks parts (default: all): parity steps memory plan infer quickstart nccl knobs sizes
 set -u
@@ -47,14 +48,14 @@ stamp configure
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DRTSEG_USE_CCACHE=OFF > "$results/build.log" 2>&1
 stamp build
 plugins="coco convnet dinov2 hires_mask lwdetr rfdetr_mask schedulers synthetic_shapes yolo_seg"
-cmake --build build-gpu -j 16 -- -k 0 rtseg rtseg_bench_train_step rtseg_bench_infer rtseg_bench_memory_breakdown parity_tests \
+cmake --build build-gpu -j 16 -- -k 0 rtseg rtseg_bench_train_step rtseg_bench_infer rtseg_bench_memory_breakdown parity_tests gpu_tests \
   $(for p in $plugins; do echo rtseg_plugin_$p; done) >> "$results/build.log" 2>&1
 status=$?
 if [ ! -x build-gpu/bin/rtseg ]; then
   # Keep the session's figures if only the NCCL path fails to build: Gloo carries everything.
   echo "== rebuilding without NCCL" >> "$results/build.log"
   cmake -S . -B build-gpu -DRTSEG_ENABLE_NCCL=OFF >> "$results/build.log" 2>&1
-  cmake --build build-gpu -j 16 -- -k 0 rtseg rtseg_bench_train_step rtseg_bench_infer rtseg_bench_memory_breakdown parity_tests \
+  cmake --build build-gpu -j 16 -- -k 0 rtseg rtseg_bench_train_step rtseg_bench_infer rtseg_bench_memory_breakdown parity_tests gpu_tests \
     $(for p in $plugins; do echo rtseg_plugin_$p; done) >> "$results/build.log" 2>&1
   status="$? (without NCCL)"
 fi
@@ -123,7 +124,8 @@ stamp "quickstart on the GPU (status $?)"
 fi
 
 # NCCL needs a GPU per rank (it refuses two ranks on one device): with several GPUs, the
-# quickstart trains a few steps over NCCL on all of them.
+# quickstart trains a few steps over NCCL on all of them; with one, gpu_tests runs NCCL in a
+# one-rank group.
 if want nccl; then
 gpus=$(nvidia-smi -L 2>/dev/null | wc -l)
 if [ "$gpus" -ge 2 ]; then
@@ -131,7 +133,9 @@ if [ "$gpus" -ge 2 ]; then
     --nproc "$gpus" --set train.output_dir=\"/tmp/rtseg-nccl\" > "$results/nccl.txt" 2>&1
   stamp "nccl on $gpus GPUs (status $?)"
 else
-  echo "one GPU: NCCL needs one per rank; skipped" > "$results/nccl.txt"
+  # NCCL refuses two ranks on one GPU: a one-rank group that still communicates.
+  timeout 180 build-gpu/bin/gpu_tests --gtest_filter='*/OneRankGroup.*/Nccl' > "$results/nccl.txt" 2>&1
+  stamp "nccl, one rank on one GPU (status $?)"
 fi
 fi
 

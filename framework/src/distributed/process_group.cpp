@@ -74,8 +74,12 @@ struct ProcessGroup::State {
   }
 };
 
-ProcessGroup::ProcessGroup(const WorldInfo& world, std::chrono::milliseconds timeout, Backend backend)
-    : world_(world), backend_(backend), state_(std::make_unique<State>()) {
+ProcessGroup::ProcessGroup(const WorldInfo& world, std::chrono::milliseconds timeout, Backend backend,
+                           bool collectives_when_alone)
+    : world_(world),
+      backend_(backend),
+      skip_collectives_(world.world_size == 1 && !collectives_when_alone),
+      state_(std::make_unique<State>()) {
   if (backend == Backend::kNccl) choose_backend("nccl", torch::kCUDA);  // throws, explaining, without NCCL
   c10d::TCPStoreOptions store_options;
   store_options.port = static_cast<std::uint16_t>(world.master_port);
@@ -108,7 +112,7 @@ ProcessGroup::ProcessGroup(const WorldInfo& world, std::chrono::milliseconds tim
 ProcessGroup::~ProcessGroup() = default;
 
 void ProcessGroup::broadcast(std::vector<torch::Tensor> tensors) {
-  if (world_.world_size == 1 || tensors.empty()) return;
+  if (skip_collectives_ || tensors.empty()) return;
   CommunicationScope timed(*this);
   for (const torch::Tensor& tensor : tensors) {
     std::vector<torch::Tensor> one{tensor.detach()};  // same storage, outside autograd
@@ -119,7 +123,7 @@ void ProcessGroup::broadcast(std::vector<torch::Tensor> tensors) {
 
 PendingCollective ProcessGroup::start_sum(torch::Tensor tensor) {
   PendingCollective pending;
-  if (world_.world_size == 1) return pending;
+  if (skip_collectives_) return pending;
   CommunicationScope timed(*this);
   std::vector<torch::Tensor> one{std::move(tensor)};
   pending.work_ = std::make_unique<PendingCollective::Work>();
@@ -130,7 +134,7 @@ PendingCollective ProcessGroup::start_sum(torch::Tensor tensor) {
 }
 
 void ProcessGroup::average(const std::vector<torch::Tensor>& tensors, std::int64_t bucket_bytes) {
-  if (world_.world_size == 1) return;
+  if (skip_collectives_) return;
   CommunicationScope timed(*this);
   // Buckets of same-dtype, same-device tensors, in order: flatten, all-reduce (sum), divide,
   // copy back.
@@ -166,7 +170,7 @@ void ProcessGroup::average(const std::vector<torch::Tensor>& tensors, std::int64
 }
 
 void ProcessGroup::sum(torch::Tensor& tensor) {
-  if (world_.world_size == 1) return;
+  if (skip_collectives_) return;
   CommunicationScope timed(*this);
   std::vector<torch::Tensor> one{tensor};
   ++collectives_started_;
@@ -174,14 +178,14 @@ void ProcessGroup::sum(torch::Tensor& tensor) {
 }
 
 bool ProcessGroup::any(bool flag) {
-  if (world_.world_size == 1) return flag;
+  if (skip_collectives_) return flag;
   torch::Tensor votes = torch::full({1}, flag ? 1 : 0, torch::kInt);
   sum(votes);
   return votes.item<int>() > 0;
 }
 
 std::int64_t ProcessGroup::minimum(std::int64_t value) {
-  if (world_.world_size == 1) return value;
+  if (skip_collectives_) return value;
   CommunicationScope timed(*this);
   std::vector<torch::Tensor> one{torch::full({1}, value, torch::kLong)};
   c10d::AllreduceOptions options;
@@ -192,7 +196,7 @@ std::int64_t ProcessGroup::minimum(std::int64_t value) {
 }
 
 std::vector<std::vector<std::uint8_t>> ProcessGroup::gather_to_rank0(const std::vector<std::uint8_t>& bytes) {
-  if (world_.world_size == 1) return {bytes};
+  if (skip_collectives_) return {bytes};
   CommunicationScope timed(*this);
   // Gloo gathers tensors of one size: exchange the sizes, pad to the largest, trim on rank 0.
   std::vector<torch::Tensor> sizes{torch::zeros({world_.world_size}, torch::kLong)};
@@ -224,7 +228,7 @@ std::vector<std::vector<std::uint8_t>> ProcessGroup::gather_to_rank0(const std::
 }
 
 std::string ProcessGroup::share(const std::string& key, const std::string& value) {
-  if (world_.world_size == 1) return value;
+  if (skip_collectives_) return value;
   const std::string name = "rtseg/" + key;
   if (world_.rank == 0) {
     state_->store->set(name, std::vector<std::uint8_t>(value.begin(), value.end()));
@@ -235,7 +239,7 @@ std::string ProcessGroup::share(const std::string& key, const std::string& value
 }
 
 void ProcessGroup::barrier() {
-  if (world_.world_size == 1) return;
+  if (skip_collectives_) return;
   ++collectives_started_;
   state_->gloo->barrier()->wait();
 }

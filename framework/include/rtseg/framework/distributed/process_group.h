@@ -78,8 +78,11 @@ class ProcessGroup {
   /// Rendezvous at master_addr:master_port (rank 0 serves the store) and build the Gloo group,
   /// and with Backend::kNccl an NCCL group for CUDA tensors. The timeout must outlast the
   /// longest time one rank may wait for another (an epoch's end, rank 0's metrics and files).
+  ///
+  /// A group of one rank returns from every collective at once, unless `collectives_when_alone`
+  /// (tests of a backend on a machine with one device: NCCL refuses two ranks on one GPU).
   explicit ProcessGroup(const WorldInfo& world, std::chrono::milliseconds timeout = std::chrono::minutes(30),
-                        Backend backend = Backend::kGloo);
+                        Backend backend = Backend::kGloo, bool collectives_when_alone = false);
   ~ProcessGroup();
   ProcessGroup(const ProcessGroup&) = delete;
   ProcessGroup& operator=(const ProcessGroup&) = delete;
@@ -153,6 +156,7 @@ class ProcessGroup {
   struct State;
   WorldInfo world_;
   Backend backend_;
+  bool skip_collectives_;  // one rank: every collective is the identity
   std::unique_ptr<State> state_;
 };
 
