@@ -15,6 +15,11 @@ namespace rtseg::plugins::lwdetr {
 
 namespace F = torch::nn::functional;
 
+#if TORCH_VERSION_MAJOR < 2
+// Queries per group up to which LibTorch 1.13 attends over all groups in one masked product.
+constexpr std::int64_t kLargestMaskedGroup = 64;
+#endif
+
 GroupSelfAttentionImpl::GroupSelfAttentionImpl(std::int64_t embed_dim, std::int64_t num_heads,
                                                double dropout)
     : embed_dim_(embed_dim), num_heads_(num_heads), dropout_(dropout) {
@@ -60,17 +65,22 @@ torch::Tensor GroupSelfAttentionImpl::forward(const torch::Tensor& query_key,
   // [B * G, heads, Qg, hd] -> [B, G * Qg, d]
   return out_proj_->forward(attended.transpose(1, 2).reshape({batch, length, embed_dim_}));
 #else
-  // PyTorch 1.13's MultiheadAttention: scale q, softmax(q k^T), dropout, times v -- here for all
-  // groups at once, [B, heads, G * Qg, hd], with the scores between different groups masked out.
-  // LibTorch 1.13's CPU bmm runs one small product per batch entry; B x G x heads of them cost
-  // far more in calls than the masked-out entries cost in arithmetic.
-  auto split_heads = [&](const torch::Tensor& x) {
-    return x.reshape({batch, length, num_heads_, head_dim}).transpose(1, 2);
+  // PyTorch 1.13's MultiheadAttention: scale q, softmax(q k^T), dropout, times v. Small groups
+  // (the quickstart's 30 queries) go all at once, [B, heads, G * Qg, hd], with the scores between
+  // different groups masked out: LibTorch 1.13's CPU bmm runs one product per batch entry, and
+  // B x G x heads tiny products cost far more in calls than the masked-out entries cost in
+  // arithmetic. Large groups (RF-DETR's 300 queries) keep one product per group: G x more
+  // scores would cost more than the calls.
+  const bool all_groups_at_once = groups > 1 && group_length <= kLargestMaskedGroup;
+  const std::int64_t products = all_groups_at_once ? batch : batch * groups;
+  const std::int64_t rows = all_groups_at_once ? length : group_length;
+  auto split_heads = [&](const torch::Tensor& x) {  // -> [products, heads, rows, hd]
+    return x.reshape({products, rows, num_heads_, head_dim}).transpose(1, 2);
   };
   const torch::Tensor q = split_heads(qk.narrow(-1, 0, embed_dim_));
   const torch::Tensor k = split_heads(qk.narrow(-1, embed_dim_, embed_dim_));
   torch::Tensor scores = torch::matmul(q / std::sqrt(static_cast<double>(head_dim)), k.transpose(-2, -1));
-  if (groups > 1) {
+  if (all_groups_at_once) {
     const torch::Tensor group = torch::arange(length, scores.device()).div(group_length, "floor");
     scores = scores.masked_fill(group.unsqueeze(1) != group.unsqueeze(0), -std::numeric_limits<double>::infinity());
   }
@@ -78,7 +88,7 @@ torch::Tensor GroupSelfAttentionImpl::forward(const torch::Tensor& query_key,
   if (dropout > 0.0) {
     weights = F::dropout(weights, F::DropoutFuncOptions().p(dropout).training(true));
   }
-  // [B, heads, G * Qg, hd] -> [B, G * Qg, d]
+  // [products, heads, rows, hd] -> [B, G * Qg, d]
   const torch::Tensor attended = torch::matmul(weights, split_heads(v));
   return out_proj_->forward(attended.transpose(1, 2).reshape({batch, length, embed_dim_}));
 #endif
