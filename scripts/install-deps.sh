@@ -8,8 +8,7 @@ packages=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config git
   # libraries the project links (one shared copy each)
-  # OpenBLAS built for OpenMP: it shares LibTorch's thread pool (see select_openmp_blas below)
-  libtorch-dev libopenblas0-openmp
+  libtorch-dev
   libboost-dev libtomlplusplus-dev libspdlog-dev libabsl-dev
   libgtest-dev libgmock-dev libcli11-dev libsimdjson-dev nlohmann-json3-dev
   libturbojpeg0-dev libspng-dev libgloo-dev
@@ -37,6 +36,17 @@ else
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# OpenBLAS built for OpenMP (see select_openmp_blas below). Wanted, not needed: without it rtseg
+# still runs, giving BLAS one thread per call, so a machine that cannot fetch it goes on.
+if ! dpkg-query -W -f='${Status}' libopenblas0-openmp 2>/dev/null | grep -q "install ok installed"; then
+  echo "install-deps: installing libopenblas0-openmp"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! { [ ${#missing[@]} -gt 0 ] || $sudo apt-get update -qq; } ||
+     ! $sudo apt-get install -y -qq --no-install-recommends libopenblas0-openmp; then
+    echo "install-deps: warning: could not install libopenblas0-openmp; CPU training will be slower" >&2
+  fi
+fi
+
 # Debian's LibTorch calls the system BLAS (libblas.so.3). With OpenBLAS's pthreads build -- the
 # one Debian prefers when both are installed -- BLAS keeps a thread pool of its own that fights
 # LibTorch's OpenMP threads for the cores: CPU training steps take up to 2x as long. Select the
@@ -50,8 +60,11 @@ select_openmp_blas() {
     target=/usr/lib/$multiarch/openblas-openmp/$name
     [ -e "$target" ] || continue
     if [ "$(readlink -f "/etc/alternatives/$name-$multiarch")" != "$(readlink -f "$target")" ]; then
-      $sudo update-alternatives --quiet --set "$name-$multiarch" "$target"
-      echo "install-deps: $name -> $target"
+      if $sudo update-alternatives --quiet --set "$name-$multiarch" "$target"; then
+        echo "install-deps: $name -> $target"
+      else
+        echo "install-deps: warning: could not select $target" >&2
+      fi
     fi
   done
 }
