@@ -220,31 +220,35 @@ TEST(Distributed, ARankThatDiesMakesTheOthersFailInsteadOfHanging) {
   EXPECT_THAT(text, ::testing::StartsWith("error: "));
 }
 
-// The backend a setting resolves to, or the error text it gives, on this build (with or without
-// NCCL): every path of choose_backend is checked on both kinds of build.
+// The backend a setting resolves to, or the error text it gives, on builds with and without
+// NCCL (every path on every build), and this build's own answer.
 TEST(Distributed, TheBackendFollowsTheDeviceAndErrorsSayWhatToDo) {
-  const torch::Device cuda(torch::kCUDA, 0);
+  const torch::Device cpu(torch::kCPU), cuda(torch::kCUDA, 0);
   using ::testing::AllOf;
   using ::testing::HasSubstr;
   using ::testing::ThrowsMessage;
-  EXPECT_EQ(choose_backend("gloo", torch::kCPU), Backend::kGloo);
-  EXPECT_EQ(choose_backend("gloo", cuda), Backend::kGloo);
-  EXPECT_EQ(choose_backend("auto", torch::kCPU), Backend::kGloo);
-  EXPECT_THAT([] { choose_backend("mpi", torch::kCPU); },
-              ThrowsMessage<sdk::ConfigError>(HasSubstr("train.dist_backend = \"mpi\": expected auto, gloo or nccl")));
-  if (nccl_available()) {
-    EXPECT_EQ(choose_backend("auto", cuda), Backend::kNccl);
-    EXPECT_EQ(choose_backend("nccl", cuda), Backend::kNccl);
-    EXPECT_THAT([] { choose_backend("nccl", torch::kCPU); },
-                ThrowsMessage<sdk::ConfigError>(AllOf(HasSubstr("carries CUDA tensors only, but train.device is cpu"),
-                                                      HasSubstr("use train.dist_backend = \"gloo\""))));
-  } else {
-    EXPECT_EQ(choose_backend("auto", cuda), Backend::kGloo);  // auto never asks for what is missing
-    EXPECT_THAT([] { choose_backend("nccl", torch::kCPU); },
-                ThrowsMessage<sdk::ConfigError>(AllOf(
-                    HasSubstr("train.dist_backend = \"nccl\" but this build of rtseg has no NCCL"),
-                    HasSubstr("use train.dist_backend = \"gloo\" (--dist_backend gloo)"))));
+  for (const bool has_nccl : {false, true}) {
+    SCOPED_TRACE(has_nccl ? "build with NCCL" : "build without NCCL");
+    EXPECT_EQ(choose_backend("gloo", cpu, has_nccl), Backend::kGloo);
+    EXPECT_EQ(choose_backend("gloo", cuda, has_nccl), Backend::kGloo);
+    EXPECT_EQ(choose_backend("auto", cpu, has_nccl), Backend::kGloo);
+    // auto never asks for what the build lacks
+    EXPECT_EQ(choose_backend("auto", cuda, has_nccl), has_nccl ? Backend::kNccl : Backend::kGloo);
+    EXPECT_THAT([&] { choose_backend("mpi", cpu, has_nccl); },
+                ThrowsMessage<sdk::ConfigError>(HasSubstr("train.dist_backend = \"mpi\": expected auto, gloo or nccl")));
   }
+  EXPECT_EQ(choose_backend("nccl", cuda, true), Backend::kNccl);
+  EXPECT_THAT([&] { choose_backend("nccl", cpu, true); },
+              ThrowsMessage<sdk::ConfigError>(AllOf(HasSubstr("carries CUDA tensors only, but train.device is cpu"),
+                                                    HasSubstr("use train.dist_backend = \"gloo\""))));
+  for (const torch::Device& device : {cpu, cuda}) {
+    EXPECT_THAT([&] { choose_backend("nccl", device, false); },
+                ThrowsMessage<sdk::ConfigError>(
+                    AllOf(HasSubstr("train.dist_backend = \"nccl\" but this build of rtseg has no NCCL"),
+                          HasSubstr("use train.dist_backend = \"gloo\" (--dist_backend gloo)"))));
+  }
+  // This build answers as its kind does.
+  EXPECT_EQ(choose_backend("auto", cuda), choose_backend("auto", cuda, nccl_available()));
 }
 
 // Sets environment variables for one scope and restores what was there (also when an assertion

@@ -100,6 +100,15 @@ struct GradientReducer::Impl {
     started_during_backward += static_cast<std::int64_t>(next_to_start - before);
   }
 
+  // Completes every bucket not started yet with `fill` and starts them all, in index order: the
+  // end of a step, whether it averages (finish) or only takes part (abandon).
+  template <typename Fill>
+  void start_the_rest(Fill fill) {
+    communicating = false;
+    for (std::size_t b = next_to_start; b < buckets.size(); ++b) fill(buckets[b]);
+    start_complete_buckets();
+  }
+
   bool half_done() const {
     if (next_to_start > 0) return true;
     for (const Bucket& bucket : buckets) {
@@ -193,15 +202,13 @@ void GradientReducer::finish() {
   Impl& impl = *impl_;
   ProcessGroup::CommunicationScope timed(impl.group);
   torch::NoGradGuard no_grad;
-  impl.communicating = false;
   // What no hook packed: parameters this backward did not reach (their earlier micro-batches'
-  // gradient, or zeros), in bucket order.
-  for (std::size_t b = impl.next_to_start; b < impl.buckets.size(); ++b) {
-    for (std::size_t s : impl.buckets[b].slots) {
+  // gradient, or zeros).
+  impl.start_the_rest([&impl](Impl::Bucket& bucket) {
+    for (std::size_t s : bucket.slots) {
       if (!impl.slots[s].ready) impl.pack(impl.slots[s]);
     }
-  }
-  impl.start_complete_buckets();
+  });
   const double world = static_cast<double>(impl.group.world_size());
   for (Impl::Bucket& bucket : impl.buckets) {
     bucket.pending.wait();
@@ -222,14 +229,12 @@ void GradientReducer::abandon() {
   Impl& impl = *impl_;
   ProcessGroup::CommunicationScope timed(impl.group);
   torch::NoGradGuard no_grad;
-  impl.communicating = false;
-  // The other ranks start every bucket in index order: take part in those this rank has not
-  // started. Zeros allocate nothing (the buffers exist), which matters after an out-of-memory.
-  for (std::size_t b = impl.next_to_start; b < impl.buckets.size(); ++b) {
-    impl.buckets[b].flat.zero_();
-    impl.buckets[b].ready = impl.buckets[b].slots.size();
-  }
-  impl.start_complete_buckets();
+  // The other ranks start every bucket: take part in those this rank has not started. Zeros
+  // allocate nothing (the buffers exist), which matters after an out-of-memory.
+  impl.start_the_rest([](Impl::Bucket& bucket) {
+    bucket.flat.zero_();
+    bucket.ready = bucket.slots.size();
+  });
   for (Impl::Bucket& bucket : impl.buckets) bucket.pending.wait();
   impl.reset();
 }

@@ -70,12 +70,16 @@ bool nccl_available() { return RTSEG_WITH_NCCL != 0; }
 const char* to_string(Backend backend) { return backend == Backend::kNccl ? "nccl" : "gloo"; }
 
 Backend choose_backend(const std::string& setting, const torch::Device& device) {
+  return choose_backend(setting, device, nccl_available());
+}
+
+Backend choose_backend(const std::string& setting, const torch::Device& device, bool build_has_nccl) {
   if (setting == "gloo") return Backend::kGloo;
-  if (setting == "auto") return device.is_cuda() && nccl_available() ? Backend::kNccl : Backend::kGloo;
+  if (setting == "auto") return device.is_cuda() && build_has_nccl ? Backend::kNccl : Backend::kGloo;
   if (setting != "nccl") {
     throw sdk::ConfigError("train.dist_backend = \"" + setting + "\": expected auto, gloo or nccl.");
   }
-  if (!nccl_available()) {
+  if (!build_has_nccl) {
     throw sdk::ConfigError(
         "train.dist_backend = \"nccl\" but this build of rtseg has no NCCL (it needs a CUDA LibTorch built with "
         "NCCL, and nccl.h when rtseg is configured); use train.dist_backend = \"gloo\" (--dist_backend gloo) or "

@@ -47,6 +47,8 @@ bool nccl_available();
 /// it, else Gloo; "gloo" always works; "nccl" throws sdk::ConfigError, naming the key, on a build
 /// without NCCL or for a CPU device.
 Backend choose_backend(const std::string& setting, const torch::Device& device);
+/// The same decision for a build that has NCCL or not (so that tests check both kinds of build).
+Backend choose_backend(const std::string& setting, const torch::Device& device, bool build_has_nccl);
 
 const char* to_string(Backend backend);
 
