@@ -17,6 +17,7 @@
 #endif
 
 #include "init.h"
+#include "rtseg/sdk/autocast.h"
 #include "rtseg/sdk/recompute.h"
 
 namespace rtseg::plugins::dinov2 {
@@ -31,7 +32,9 @@ VitSelfAttention::VitSelfAttention(std::int64_t hidden_size, std::int64_t num_he
   value_ = linear("value");
 }
 
-torch::Tensor VitSelfAttention::forward(const torch::Tensor& x) {
+torch::Tensor VitSelfAttention::forward(const torch::Tensor& input) {
+  // One cast for the three projections (autocast would cast for each, and each would hold it).
+  const torch::Tensor x = sdk::autocast_input(input);
   const std::int64_t n = x.size(0);
   const std::int64_t tokens = x.size(1);
   const auto heads = [&](const torch::Tensor& t) {

@@ -63,11 +63,13 @@ torch::Tensor DecoderLayerImpl::compute(torch::Tensor tgt, const torch::Tensor& 
 }
 
 torch::Tensor DecoderLayerImpl::feed_forward(const torch::Tensor& x) {
-  if (recompute_whole_layer_ || !sdk::recomputes(recompute_, x)) {
+  if (!sdk::recomputes(recompute_, x)) {
     return linear2_->forward(dropout(torch::relu(linear1_->forward(x))));
   }
   // The [N, dim_feedforward] hidden activations are the layer's largest; two matmuls are cheap
-  // to redo next to holding them through the backward pass.
+  // to redo next to holding them through the backward pass. Inside a whole-layer recompute this
+  // nests: while backward rebuilds the layer, the block still holds only its input, which keeps
+  // backward's transient peak a layer's [N, d] tensors rather than also its [N, 2048] ones.
   const auto linear1 = linear1_.ptr();  // shared pointers: a lambda's copies are const
   const auto linear2 = linear2_.ptr();
   const auto function = [linear1, linear2](const std::vector<torch::Tensor>& in) {

@@ -7,6 +7,7 @@
 #include "box_delta.h"
 #include "levels.h"
 #include "proposals.h"
+#include "rtseg/sdk/autocast.h"
 #include "rtseg/sdk/errors.h"
 
 namespace rtseg::plugins::lwdetr {
@@ -45,6 +46,7 @@ LwDetrDecoder::LwDetrDecoder(const LwDetrOptions& options, const LwDetrShape& sh
     torch::nn::init::zeros_(bbox_embed_->layer(-1)->bias);
     torch::nn::init::zeros_(refpoint_embed_->weight);
   }
+  bbox_embed_->set_recompute(options.recompute);
   if (!options.lite_refpoint_refine) transformer_->decoder()->share_bbox_embed(bbox_embed_);
   transformer_->attach_encoder_heads(class_embed_, bbox_embed_);
 }
@@ -90,8 +92,10 @@ sdk::DecoderOutputs LwDetrDecoder::forward(const std::vector<torch::Tensor>& fea
   const torch::Tensor references = options_.lite_refpoint_refine
                                        ? stack.references.front().unsqueeze(0)
                                        : torch::stack(stack.references, 0);
-  const torch::Tensor logits = class_embed_->forward(hs);
-  torch::Tensor boxes = apply_box_delta(references, bbox_embed_->forward(hs), reparam);
+  // Both heads read hs: one autocast cast, held once.
+  const torch::Tensor heads_in = sdk::autocast_input(hs);
+  const torch::Tensor logits = class_embed_->forward(heads_in);
+  torch::Tensor boxes = apply_box_delta(references, bbox_embed_->forward(heads_in), reparam);
   if (!reparam) boxes = boxes.sigmoid();
 
   sdk::DecoderOutputs out;

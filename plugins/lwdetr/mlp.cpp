@@ -14,7 +14,16 @@ MlpImpl::MlpImpl(std::int64_t input_dim, std::int64_t hidden_dim, std::int64_t o
   }
 }
 
-torch::Tensor MlpImpl::forward(torch::Tensor x) {
+torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
+  if (!sdk::recomputes(recompute_, x)) return run(x);
+  const auto self = std::static_pointer_cast<MlpImpl>(shared_from_this());
+  const auto function = [self](const std::vector<torch::Tensor>& in) {
+    return std::vector<torch::Tensor>{self->run(in[0])};
+  };
+  return sdk::recompute_in_backward(function, {x}, parameters()).front();
+}
+
+torch::Tensor MlpImpl::run(torch::Tensor x) {
   const std::size_t last = layers_->size() - 1;
   for (std::size_t i = 0; i < layers_->size(); ++i) {
     x = layers_->ptr<torch::nn::LinearImpl>(i)->forward(x);

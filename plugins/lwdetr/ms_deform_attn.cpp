@@ -6,6 +6,7 @@
 #include <torch/nn/functional/vision.h>
 #include <torch/nn/init.h>
 
+#include "rtseg/sdk/autocast.h"
 #include "rtseg/sdk/errors.h"
 
 namespace rtseg::plugins::lwdetr {
@@ -108,10 +109,12 @@ torch::Tensor MsDeformAttnImpl::forward(const torch::Tensor& query,
   if (padding.defined()) value = value.masked_fill(padding.unsqueeze(-1), 0.0);
   value = value.view({batch, value_input.size(1), n_heads_, head_dim});
 
-  const torch::Tensor offsets = sampling_offsets_->forward(query).view(
+  // Both projections read the query: one autocast cast, held once for backward.
+  const torch::Tensor query_cast = sdk::autocast_input(query);
+  const torch::Tensor offsets = sampling_offsets_->forward(query_cast).view(
       {batch, queries, n_heads_, n_levels_, n_points_, 2});
   const torch::Tensor weights = torch::softmax(
-      attention_weights_->forward(query).view({batch, queries, n_heads_, n_levels_ * n_points_}),
+      attention_weights_->forward(query_cast).view({batch, queries, n_heads_, n_levels_ * n_points_}),
       -1);
 
   using torch::indexing::None;

@@ -26,9 +26,9 @@ LwDetrOptions lwdetr_options_from(sdk::ConfigReader& reader) {
       reader, "the decoder's activations (which: recompute_scope; never with dropout)");
   o.recompute_scope = reader.choice(
       "recompute_scope", o.recompute_scope, {"ffn", "layer"},
-      "what `recompute` rebuilds: \"ffn\", each layer's feed-forward block (most of the memory for little "
-      "compute), or \"layer\", whole layers (least memory; nano at 384 on an H200: -0.08 GiB at batch 1, "
-      "-0.67 GiB at batch 8, about +35 ms per step)");
+      "what `recompute` rebuilds: \"layer\", whole layers (every query group's [B, 13 x Q, d] activations are a "
+      "step's largest; only each layer's inputs are held), or \"ffn\", each layer's feed-forward block only "
+      "(more memory, fewer kernels run twice)");
   o.decoder_norm = reader.choice("decoder_norm", o.decoder_norm, {"LN", "Identity"},
                                  "norm applied to each decoder layer's output");
 

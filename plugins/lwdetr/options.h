@@ -22,7 +22,7 @@ struct LwDetrOptions {
   bool lite_refpoint_refine = true;     // reference boxes and query_pos once, not per layer
   double dropout = 0.0;                 // dropout in the decoder layers (training only)
   sdk::RecomputePolicy recompute = sdk::RecomputePolicy::kOnGpu;  // activations rebuilt in backward
-  std::string recompute_scope = "ffn";  // what is rebuilt: "ffn" (feed-forward blocks) or "layer"
+  std::string recompute_scope = "layer";  // what is rebuilt: "ffn" (feed-forward blocks) or "layer"
   std::string decoder_norm = "LN";      // norm applied to every layer's output: "LN" or "Identity"
 };
 

@@ -12,7 +12,8 @@ TransformerDecoderImpl::TransformerDecoderImpl(const DecoderLayerOptions& layer_
                                                bool lite_refpoint_refine, bool bbox_reparam)
     : d_model_(layer_options.d_model),
       lite_refpoint_refine_(lite_refpoint_refine),
-      bbox_reparam_(bbox_reparam) {
+      bbox_reparam_(bbox_reparam),
+      recompute_(layer_options.recompute) {
   layers_ = register_module("layers", torch::nn::ModuleList());
   for (std::int64_t i = 0; i < num_layers; ++i) layers_->push_back(DecoderLayer(layer_options));
   if (layer_norm) {
@@ -29,6 +30,20 @@ void TransformerDecoderImpl::share_bbox_embed(Mlp bbox_embed) {
 }
 
 TransformerDecoderImpl::Reference TransformerDecoderImpl::reference_for(
+    const torch::Tensor& boxes, const torch::Tensor& valid_ratios) {
+  if (!sdk::recomputes(recompute_, boxes)) return compute_reference(boxes, valid_ratios);
+  // The sine embedding of every query's box ([B, 13 x Q, 2d] and its sin/cos inputs) and the
+  // MLP's hidden values, rebuilt in backward from the [B, 13 x Q, 4] boxes.
+  const auto self = std::static_pointer_cast<TransformerDecoderImpl>(shared_from_this());
+  const auto function = [self](const std::vector<torch::Tensor>& in) {
+    const Reference reference = self->compute_reference(in[0], in[1]);
+    return std::vector<torch::Tensor>{reference.per_level, reference.query_pos};
+  };
+  const auto out = sdk::recompute_in_backward(function, {boxes, valid_ratios}, ref_point_head_->parameters());
+  return {out[0], out[1]};
+}
+
+TransformerDecoderImpl::Reference TransformerDecoderImpl::compute_reference(
     const torch::Tensor& boxes, const torch::Tensor& valid_ratios) {
   // Boxes are relative to the valid area; each level reads them relative to its whole map.
   const torch::Tensor per_level =

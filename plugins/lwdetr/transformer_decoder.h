@@ -48,8 +48,11 @@ class TransformerDecoderImpl : public torch::nn::Module {
   };
   Reference reference_for(const torch::Tensor& boxes, const torch::Tensor& valid_ratios);
 
+  Reference compute_reference(const torch::Tensor& boxes, const torch::Tensor& valid_ratios);
+
   std::int64_t d_model_;
   bool lite_refpoint_refine_, bbox_reparam_;
+  sdk::RecomputePolicy recompute_;
   torch::nn::ModuleList layers_{nullptr};
   torch::nn::LayerNorm norm_{nullptr};  // empty for decoder_norm = "Identity"
   Mlp ref_point_head_{nullptr};

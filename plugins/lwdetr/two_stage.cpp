@@ -4,6 +4,7 @@
 #include <torch/nn/modules/normalization.h>
 
 #include "box_delta.h"
+#include "rtseg/sdk/autocast.h"
 #include "transformer.h"
 
 namespace rtseg::plugins::lwdetr {
@@ -21,10 +22,12 @@ ProposalSelection TransformerImpl::select_proposals(const EncoderProposals& prop
   const std::int64_t cells = proposals.memory.size(1);
   const std::int64_t k = std::min(num_queries, cells);
   std::vector<torch::Tensor> boxes, memory, logits;
+  // Every group's projection reads the memory: one autocast cast, held once.
+  const torch::Tensor memory_in = sdk::autocast_input(proposals.memory);
   for (std::int64_t g = 0; g < groups; ++g) {
     const auto index = static_cast<std::size_t>(g);
     const torch::Tensor projected = enc_output_norm_->ptr<torch::nn::LayerNormImpl>(index)->forward(
-        enc_output_->ptr<torch::nn::LinearImpl>(index)->forward(proposals.memory));
+        enc_output_->ptr<torch::nn::LinearImpl>(index)->forward(memory_in));
     const torch::Tensor cell_logits =
         enc_out_class_embed_->ptr<torch::nn::LinearImpl>(index)->forward(projected);
     const torch::Tensor top = std::get<1>(std::get<0>(cell_logits.max(-1)).topk(k, 1));

@@ -1,56 +1,23 @@
 #include "rtseg/sdk/recompute.h"
 
-#include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/custom_function.h>
-#include <torch/version.h>
 
+#include "autocast_state.h"
 #include "rtseg/sdk/config_reader.h"
 
 namespace rtseg::sdk {
 namespace {
 
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-#define RTSEG_AUTOCAST_BY_DEVICE 1
-#else
-#define RTSEG_AUTOCAST_BY_DEVICE 0
-#endif
-
 // Autocast settings of one device type: captured at forward and re-applied for the recompute,
 // because backward may run on another thread, whose autocast state is the default.
 struct AutocastSetting {
   c10::DeviceType device = c10::DeviceType::CPU;
-  bool enabled = false;
-  at::ScalarType dtype = at::kFloat;
+  detail::AutocastState state;
 
-  static AutocastSetting capture(c10::DeviceType device) {
-    AutocastSetting setting;
-    setting.device = device;
-#if RTSEG_AUTOCAST_BY_DEVICE
-    setting.enabled = at::autocast::is_autocast_enabled(device);
-    setting.dtype = at::autocast::get_autocast_dtype(device);
-#else
-    const bool cuda = device == c10::DeviceType::CUDA;
-    setting.enabled = cuda ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
-    setting.dtype = cuda ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
-#endif
-    return setting;
-  }
-
-  void apply() const {
-#if RTSEG_AUTOCAST_BY_DEVICE
-    at::autocast::set_autocast_enabled(device, enabled);
-    at::autocast::set_autocast_dtype(device, dtype);
-#else
-    if (device == c10::DeviceType::CUDA) {
-      at::autocast::set_enabled(enabled);
-      at::autocast::set_autocast_gpu_dtype(dtype);
-    } else {
-      at::autocast::set_cpu_enabled(enabled);
-      at::autocast::set_autocast_cpu_dtype(dtype);
-    }
-#endif
-  }
+  static AutocastSetting capture(c10::DeviceType device) { return {device, detail::autocast_state(device)}; }
+  bool enabled() const { return state.enabled; }
+  void apply() const { detail::set_autocast_state(device, state); }
 };
 
 // Both devices' autocast settings, applied for one scope. Like leaving torch.autocast, the cast
@@ -59,7 +26,7 @@ struct AutocastSetting {
 struct AutocastSettings {
   AutocastSetting cuda = AutocastSetting::capture(c10::DeviceType::CUDA);
   AutocastSetting cpu = AutocastSetting::capture(c10::DeviceType::CPU);
-  bool any() const { return cuda.enabled || cpu.enabled; }
+  bool any() const { return cuda.enabled() || cpu.enabled(); }
 };
 
 class AppliedAutocast {

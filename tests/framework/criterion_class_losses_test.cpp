@@ -174,6 +174,23 @@ TEST(ClassLoss, WithoutMatchesOnlyTheNegativeTermRemains) {
               expected.item<double>(), 1e-5);
 }
 
+TEST(ClassLoss, HalfPrecisionLogitsGetTheirGradientInTheirOwnPrecision) {
+  // Under autocast the logits are bf16; the loss is summed in fp32 and the gradient comes back
+  // as bf16, close to the fp32 computation's.
+  const RandomBatch r;
+  const torch::Tensor half = r.logits.detach().to(torch::kBFloat16).requires_grad_();
+  const torch::Tensor full = half.detach().to(torch::kFloat).requires_grad_();
+  const torch::Tensor loss_half = classification_loss(ClassLoss::kFocal, half, r.boxes, r.pairs, r.targets, 0.25, 3.0);
+  const torch::Tensor loss_full = classification_loss(ClassLoss::kFocal, full, r.boxes, r.pairs, r.targets, 0.25, 3.0);
+  EXPECT_EQ(loss_half.scalar_type(), torch::kFloat);
+  EXPECT_NEAR(loss_half.item<double>(), loss_full.item<double>(), 1e-2);
+  const torch::Tensor grad_half = torch::autograd::grad({loss_half}, {half})[0];
+  const torch::Tensor grad_full = torch::autograd::grad({loss_full}, {full})[0];
+  EXPECT_EQ(grad_half.scalar_type(), torch::kBFloat16);
+  EXPECT_TRUE(torch::allclose(grad_half.to(torch::kFloat), grad_full, 2e-2, 1e-3))
+      << (grad_half.to(torch::kFloat) - grad_full).abs().max().item<double>();
+}
+
 TEST(BoxLoss, L1AndGiouOfMatchedPairs) {
   const RandomBatch r;
   const BoxLosses losses = box_losses(r.boxes, r.pairs, r.targets, 2.0);

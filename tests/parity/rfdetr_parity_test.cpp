@@ -168,8 +168,8 @@ TEST_F(RfdetrParity, CheckpointedTrainingForwardAndBackboneGradientsMatch) {
   check_training_gradients(model_for("tiny_seg_ckpt", /*checkpointing=*/true));
 }
 
-// Activations recomputed in backward (the ViT MLPs, the decoder FFNs, the mask head's blocks and
-// query MLPs; on GPUs by default) give RF-DETR's backbone gradients, and every parameter's
+// Activations recomputed in backward (the ViT MLPs, whole decoder layers or their FFNs, the mask
+// head's blocks and query MLPs; on GPUs by default) give RF-DETR's backbone gradients, and every parameter's
 // gradient equals the one without recomputation.
 TEST_F(RfdetrParity, RecomputedActivationsGiveTheSameGradients) {
   const auto with = [](const char* policy) {
@@ -181,9 +181,12 @@ TEST_F(RfdetrParity, RecomputedActivationsGiveTheSameGradients) {
   auto plain = model_for("tiny_seg_ckpt", false, with("never"));
   check_training_gradients(plain);
   const auto expected = plain->named_parameters();
+  // Both decoder scopes: whole layers (the default) and feed-forward blocks only.
   auto whole_layers = with("always");
   whole_layers.push_back({"model.decoder.recompute_scope", "\"layer\"", "test"});
-  for (const auto& overrides : {with("always"), whole_layers}) {
+  auto feed_forward_only = with("always");
+  feed_forward_only.push_back({"model.decoder.recompute_scope", "\"ffn\"", "test"});
+  for (const auto& overrides : {whole_layers, feed_forward_only}) {
     auto recomputed = model_for("tiny_seg_ckpt", false, overrides);
     check_training_gradients(recomputed);
     std::size_t compared = 0;

@@ -62,9 +62,9 @@ TEST(LwDetrOptions, DefaultsAreRfDetrs) {
   EXPECT_EQ(o.group_detr, 13);
   EXPECT_TRUE(o.two_stage && o.bbox_reparam && o.lite_refpoint_refine);
   EXPECT_EQ(o.decoder_norm, "LN");
-  // Not RF-DETR's: recomputing the feed-forward blocks on GPUs (same values, less memory).
+  // Not RF-DETR's: recomputing whole decoder layers on GPUs (same values, less memory).
   EXPECT_EQ(o.recompute, sdk::RecomputePolicy::kOnGpu);
-  EXPECT_EQ(o.recompute_scope, "ffn");
+  EXPECT_EQ(o.recompute_scope, "layer");
   sdk::ConfigReader describing = sdk::ConfigReader::describing("model.decoder", "decoder");
   lwdetr_options_from(describing);
   EXPECT_EQ(describing.docs().size(), 13u);
