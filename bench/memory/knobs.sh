@@ -19,14 +19,16 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
-bench="${RTSEG_BENCH:-build/bin/rtseg_bench_train_step} --device $device --size $size --steps 2 --warmup 1"
+bench="${RTSEG_BENCH:-build/bin/rtseg_bench_train_step} --device $device --size $size --steps 2"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 small=$(( resolution * 3 / 4 / 32 * 32 ))
 
-run() {  # name, then bench arguments
+run() {  # name, then bench arguments (--warmup N to warm up longer than one step)
   local name=$1; shift
-  $bench "$@" --json "$tmp/$name.json" > /dev/null
+  local warmup=1
+  if [ "$1" = --warmup ]; then warmup=$2; shift 2; fi
+  $bench --warmup "$warmup" "$@" --json "$tmp/$name.json" > /dev/null
 }
 run baseline --batch 1 --resolution "$resolution"
 run batch2 --batch 2 --resolution "$resolution"
@@ -38,7 +40,7 @@ run detector --batch 1 --resolution "$resolution" --recipe recipes/pipelines/det
 run stage2 --batch 1 --resolution "$resolution" --recipe recipes/pipelines/seg_stage2.toml
 # fp16's loss scaling skips the first steps (scale 65536 overflows) until the scale settles, and a
 # skipped step allocates no AdamW state: warm up past them, or the peak misses the moments.
-if [ "$device" != cpu ]; then run fp16 --batch 1 --resolution "$resolution" --amp fp16 --warmup 12; fi
+if [ "$device" != cpu ]; then run fp16 --warmup 12 --batch 1 --resolution "$resolution" --amp fp16; fi
 if [ "$device" != cpu ]; then run amp_off --batch 1 --resolution "$resolution" --amp off; fi
 
 python3 - "$tmp" "$out" "$size" "$device" <<'PY'
