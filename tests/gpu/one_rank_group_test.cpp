@@ -3,6 +3,7 @@
 // gradient reducer's CUDA buckets are exercised where two ranks cannot be (NCCL refuses two ranks
 // on one device). The NCCL cases skip without a CUDA device or on a build without NCCL
 // (bench/gpu/run.sh runs them); the same cases over Gloo on the CPU run everywhere.
+#include <cstdio>
 #include <filesystem>
 
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 #include "rtseg/framework/distributed/gradient_reducer.h"
 #include "rtseg/framework/distributed/process_group.h"
 #include "rtseg/framework/recipe_document.h"
+#include "rtseg/framework/runtime.h"
 #include "rtseg/framework/train/pipeline.h"
 #include "rtseg/sdk/safetensors.h"
 #include "test_support.h"
@@ -39,6 +41,9 @@ class OneRankGroup : public ::testing::TestWithParam<Case> {
                                             /*collectives_when_alone=*/true);
   }
   torch::Device device() const { return torch::Device(GetParam().device); }
+  // Declared first, so destroyed last: as in rtseg itself, the plugins stay loaded until the
+  // process group (and whatever its backend still holds from a training run) is gone.
+  std::unique_ptr<Runtime> runtime_;
   std::unique_ptr<ProcessGroup> group_;
 };
 
@@ -92,14 +97,21 @@ TEST_P(OneRankGroup, TheTrainerRunsItsSteps) {
   LoadedRecipe recipe = rtseg::testing::loaded(rtseg::testing::tiny_recipe(dir.path() / "runs", "", true));
   apply_overrides(recipe.document, {{"train.device", "\"" + device().str() + "\"", ""}, {"train.batch", "2", ""},
                                     {"train.epochs", "1", ""}, {"train.max_steps", "3", ""},
-                                    {"train.tensorboard", "false", ""}});
-  auto runtime = rtseg::testing::make_test_runtime();
+                                    {"train.tensorboard", "false", ""},
+                                    {"model.backbone.recompute", "\"always\"", ""},
+                                    {"model.decoder.recompute", "\"always\"", ""}});
+  runtime_ = rtseg::testing::make_test_runtime();
   train::PipelineOptions options;
   options.process_group = group_.get();
-  const auto runs = train::run_pipeline(*runtime, recipe, options);
+  const auto runs = train::run_pipeline(*runtime_, recipe, options);
+  std::fprintf(stderr, "[diagnostic] pipeline returned\n");
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_TRUE(std::filesystem::is_regular_file(runs[0].run / "weights" / "last.safetensors"));
   EXPECT_GT(group_->collectives_started(), 3);  // gradient buckets and votes, every step
+  group_.reset();
+  std::fprintf(stderr, "[diagnostic] group destroyed\n");
+  runtime_.reset();
+  std::fprintf(stderr, "[diagnostic] plugins unloaded\n");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, OneRankGroup,
