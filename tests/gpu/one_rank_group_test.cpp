@@ -92,6 +92,9 @@ TEST_P(OneRankGroup, GradientReducerOverlapsBackwardAndKeepsTheGradients) {
   }
 }
 
+// Recomputation on for both devices (the CPU's default is off), so that the gradient reducer's
+// hooks also fire inside recomputed pieces. The "[diagnostic]" lines place a crash in the GPU
+// machine's log, which has no debugger.
 TEST_P(OneRankGroup, TheTrainerRunsItsSteps) {
   rtseg::testing::TempDir dir;
   LoadedRecipe recipe = rtseg::testing::loaded(rtseg::testing::tiny_recipe(dir.path() / "runs", "", true));
