@@ -13,8 +13,9 @@ namespace rtseg::sdk {
 inline constexpr std::uint32_t kAbiMajor = 2;
 
 /// Bumped when something is only appended (a new component kind at the end of Registrar, a new
-/// field at the end of a host-allocated struct). A host accepts plugins whose minor is <= its own.
-inline constexpr std::uint32_t kAbiMinor = 0;
+/// field at the end of a host-allocated struct, a new SDK function: 1 added sdk::autocast_input).
+/// A host accepts plugins whose minor is <= its own.
+inline constexpr std::uint32_t kAbiMinor = 1;
 
 /// The fingerprint the SDK library itself was compiled with (the host's).
 const char* host_build_fingerprint() noexcept;
