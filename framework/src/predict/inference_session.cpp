@@ -47,6 +47,8 @@ Prediction to_float(Prediction prediction) {
   return prediction;
 }
 
+#if RTSEG_WITH_CUDA
+// A CUDA graph replays into the same output tensors: callers get copies.
 torch::Tensor cloned(const torch::Tensor& tensor) { return tensor.defined() ? tensor.clone() : tensor; }
 
 Prediction clone_prediction(const Prediction& prediction) {
@@ -60,6 +62,7 @@ Prediction clone_prediction(const Prediction& prediction) {
   }
   return copy;
 }
+#endif
 
 }  // namespace
 
