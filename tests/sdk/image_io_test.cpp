@@ -270,7 +270,10 @@ TEST(ImageIo, DecodesFromManyThreadsAtOnce) {
   // The same JPEG turned by EXIF orientation 6 (big-endian TIFF, IFD0 with one entry).
   Bytes turned = {0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x22, 'E', 'x', 'i', 'f', 0, 0, 'M', 'M', 0, 42, 0, 0,
                   0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0};
-  turned.insert(turned.end(), jpeg.begin() + 2, jpeg.end());
+  // Then the JPEG after its SOI marker (resize + copy: GCC 12 misreads insert's bounds here).
+  const std::size_t header = turned.size();
+  turned.resize(header + jpeg.size() - 2);
+  std::copy(jpeg.begin() + 2, jpeg.end(), turned.begin() + static_cast<std::ptrdiff_t>(header));
   const at::Tensor expected_turned = decode_image(turned, "turned.jpg").pixels;
   ASSERT_EQ(expected_turned.sizes(), (at::IntArrayRef{80, 48, 3}));
   std::vector<int> failures(8, 0);
