@@ -70,6 +70,22 @@ if [ -n "$ref_pid" ]; then
   stamp "parity checked"
 fi
 
+# NCCL first, as it is short. It needs a GPU per rank (it refuses two ranks on one device): with
+# several GPUs the quickstart trains a few steps over NCCL on all of them; with one, gpu_tests
+# runs NCCL in a one-rank group.
+if want nccl; then
+gpus=$(nvidia-smi -L 2>/dev/null | wc -l)
+if [ "$gpus" -ge 2 ]; then
+  timeout 180 "$bin/rtseg" train --recipe recipes/quickstart.toml --max_steps 20 --device cuda --dist_backend nccl \
+    --nproc "$gpus" --set train.output_dir=\"/tmp/rtseg-nccl\" > "$results/nccl.txt" 2>&1
+  stamp "nccl on $gpus GPUs (status $?)"
+else
+  # NCCL refuses two ranks on one GPU: a one-rank group that still communicates.
+  timeout 180 build-gpu/bin/gpu_tests --gtest_filter='*/OneRankGroup.*/Nccl' > "$results/nccl.txt" 2>&1
+  stamp "nccl, one rank on one GPU (status $?)"
+fi
+fi
+
 never='--set model.backbone.recompute="never" --set model.decoder.recompute="never" --set model.seg_head.recompute="never"'
 steps="$bin/rtseg_bench_train_step --device cuda --steps 8 --warmup 3"
 infer="$bin/rtseg_bench_infer --device cuda --runs 30 --warmup 5"
@@ -125,22 +141,6 @@ if want quickstart; then
 timeout 150 "$bin/rtseg" run recipes/quickstart.toml --set train.device=\"cuda\" --set train.output_dir=\"/tmp/rtseg-runs\" \
   > "$results/train.log" 2>&1
 stamp "quickstart on the GPU (status $?)"
-fi
-
-# NCCL needs a GPU per rank (it refuses two ranks on one device): with several GPUs, the
-# quickstart trains a few steps over NCCL on all of them; with one, gpu_tests runs NCCL in a
-# one-rank group.
-if want nccl; then
-gpus=$(nvidia-smi -L 2>/dev/null | wc -l)
-if [ "$gpus" -ge 2 ]; then
-  timeout 180 "$bin/rtseg" train --recipe recipes/quickstart.toml --max_steps 20 --device cuda --dist_backend nccl \
-    --nproc "$gpus" --set train.output_dir=\"/tmp/rtseg-nccl\" > "$results/nccl.txt" 2>&1
-  stamp "nccl on $gpus GPUs (status $?)"
-else
-  # NCCL refuses two ranks on one GPU: a one-rank group that still communicates.
-  timeout 180 build-gpu/bin/gpu_tests --gtest_filter='*/OneRankGroup.*/Nccl' > "$results/nccl.txt" 2>&1
-  stamp "nccl, one rank on one GPU (status $?)"
-fi
 fi
 
 if want knobs; then
