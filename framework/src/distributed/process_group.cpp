@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -109,7 +110,25 @@ ProcessGroup::ProcessGroup(const WorldInfo& world, std::chrono::milliseconds tim
   }
 }
 
-ProcessGroup::~ProcessGroup() = default;
+ProcessGroup::~ProcessGroup() {
+#if RTSEG_WITH_NCCL
+  // PyTorch's rule for NCCL groups (what destroy_process_group does): finish the communicators
+  // explicitly before the group is destructed; otherwise the destructor only warns and leaves
+  // them, and their threads, to process exit. While an error unwinds, a peer may be gone and
+  // flushing could wait for it, so the group is aborted instead.
+  if (state_->nccl) {
+    try {
+      if (std::uncaught_exceptions() > 0) {
+        state_->nccl->abort();
+      } else {
+        state_->nccl->shutdown();
+      }
+    } catch (const std::exception&) {
+      // Nothing more can be done for a group that fails to close while it is being destroyed.
+    }
+  }
+#endif
+}
 
 void ProcessGroup::broadcast(std::vector<torch::Tensor> tensors) {
   if (skip_collectives_ || tensors.empty()) return;
