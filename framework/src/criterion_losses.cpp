@@ -43,6 +43,8 @@ class NegativeTermSum : public torch::autograd::Function<NegativeTermSum> {
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_outputs) {
     const torch::Tensor logits = ctx->get_saved_variables()[0];
+    // Forward's scale: 1 for IA-BCE, 1 - alpha for focal / varifocal (the dense-reference
+    // gradient tests for focal and varifocal fail without it).
     const double scale = ctx->saved_data["scale"].toDouble();
     const torch::Tensor x = logits.to(torch::kFloat);
     const torch::Tensor sigma = x.sigmoid();
