@@ -297,6 +297,75 @@ TEST(Distributed, SlurmsEnvironmentIsRead) {
               ::testing::ThrowsMessage<sdk::ConfigError>(::testing::HasSubstr("SLURM_PROCID=7 is outside the world of 4")));
 }
 
+// A multi-node SLURM job that exports nothing more: the first node is the master, the port
+// follows the job; what the user exports wins.
+TEST(Distributed, SlurmsJobNamesTheMasterWhenTheUserDoesNot) {
+  ScopedEnvironment environment({{"WORLD_SIZE", nullptr}, {"RANK", nullptr}, {"MASTER_ADDR", nullptr},
+                                 {"MASTER_PORT", nullptr}, {"SLURM_NTASKS", "8"}, {"SLURM_PROCID", "5"},
+                                 {"SLURM_LOCALID", "1"}, {"SLURM_NTASKS_PER_NODE", nullptr},
+                                 {"SLURM_TASKS_PER_NODE", "4(x2)"}, {"SLURM_NODELIST", nullptr},
+                                 {"SLURM_JOB_NODELIST", "gpu[07-08]"}, {"SLURM_JOB_ID", "1234567"}});
+  WorldInfo world = world_from_environment();
+  EXPECT_EQ(world.master_addr, "gpu07");
+  EXPECT_EQ(world.master_port, 24567);  // 20000 + job id mod 10000
+  EXPECT_EQ(world.local_world_size, 4);
+  environment.set("MASTER_ADDR", "10.0.0.5");
+  environment.set("MASTER_PORT", "29400");
+  environment.set("SLURM_JOB_NODELIST", "gpu[07");  // not read: MASTER_ADDR says it
+  world = world_from_environment();
+  EXPECT_EQ(world.master_addr, "10.0.0.5");
+  EXPECT_EQ(world.master_port, 29400);
+  environment.set("MASTER_ADDR", nullptr);
+  EXPECT_THAT([] { world_from_environment(); },
+              ::testing::ThrowsMessage<sdk::ConfigError>(::testing::AllOf(
+                  ::testing::HasSubstr("SLURM_JOB_NODELIST=\"gpu[07\": a '[' is not closed"),
+                  ::testing::HasSubstr("set MASTER_ADDR"))));
+}
+
+TEST(Distributed, TheFirstHostOfASlurmNodeList) {
+  EXPECT_EQ(first_slurm_host("node1"), "node1");
+  EXPECT_EQ(first_slurm_host("a,b"), "a");
+  EXPECT_EQ(first_slurm_host("gpu[07-09,12],cpu1"), "gpu07");
+  EXPECT_EQ(first_slurm_host("gpu[12,3-4]"), "gpu12");
+  EXPECT_EQ(first_slurm_host("rack[2-3]-node[001-004]"), "rack2-node001");
+  EXPECT_EQ(first_slurm_host("n[5]-ib,m1"), "n5-ib");
+  EXPECT_THAT([] { first_slurm_host(",a"); },
+              ::testing::ThrowsMessage<sdk::ConfigError>(::testing::HasSubstr("names no host first")));
+}
+
+TEST(Distributed, GlooBindsWhereEveryRankCanReachIt) {
+  using Kind = GlooNetwork::Kind;
+  for (const char* local : {"localhost", "127.0.0.1", "127.0.1.1", "::1"}) {
+    EXPECT_EQ(gloo_network(local, "").kind, Kind::kLoopback) << local;
+  }
+  // Another machine's master: this machine's own address, never the master's.
+  EXPECT_EQ(gloo_network("10.1.2.3", "").kind, Kind::kHostname);
+  EXPECT_EQ(gloo_network("node01", "").kind, Kind::kHostname);
+  const GlooNetwork listed = gloo_network("127.0.0.1", "eth0,ib0");  // the variable wins
+  EXPECT_EQ(listed.kind, Kind::kInterfaces);
+  EXPECT_THAT(listed.interfaces, ::testing::ElementsAre("eth0", "ib0"));
+  EXPECT_THAT([] { gloo_network("node01", "eth0,"); },
+              ::testing::ThrowsMessage<sdk::ConfigError>(::testing::HasSubstr("GLOO_SOCKET_IFNAME=\"eth0,\" has an empty")));
+}
+
+// GLOO_SOCKET_IFNAME reaches c10d: two ranks over the interface it names train identically; an
+// interface this machine lacks fails the rendezvous, naming the variable.
+TEST(Distributed, GlooSocketIfnameNamesTheInterface) {
+  ScopedEnvironment environment({{"GLOO_SOCKET_IFNAME", "lo"}});
+  rtseg::testing::TempDir dir;
+  ASSERT_THAT(run_two_ranks("step", dir.path()), ::testing::ElementsAre(0, 0));
+  const auto rank0 = read_values(dir.path() / "rank0.txt");
+  ASSERT_EQ(rank0.size(), 15u);
+  EXPECT_EQ(rank0, read_values(dir.path() / "rank1.txt"));
+
+  environment.set("GLOO_SOCKET_IFNAME", "rtseg_no_if0");
+  WorldInfo alone;
+  alone.master_port = rtseg::testing::free_port();
+  EXPECT_THAT([&] { ProcessGroup group(alone, std::chrono::seconds(5)); },
+              ::testing::ThrowsMessage<sdk::Error>(::testing::AllOf(::testing::HasSubstr("rtseg_no_if0"),
+                                                                    ::testing::HasSubstr("GLOO_SOCKET_IFNAME"))));
+}
+
 TEST(Distributed, TorchrunsEnvironmentIsRead) {
   ScopedEnvironment environment({{"SLURM_NTASKS", nullptr}, {"SLURM_PROCID", nullptr}, {"LOCAL_WORLD_SIZE", nullptr},
                                  {"WORLD_SIZE", "2"}, {"RANK", "1"}, {"MASTER_PORT", nullptr}});

@@ -82,6 +82,8 @@ ProcessGroup::ProcessGroup(const WorldInfo& world, std::chrono::milliseconds tim
       skip_collectives_(world.world_size == 1 && !collectives_when_alone),
       state_(std::make_unique<State>()) {
   if (backend == Backend::kNccl) choose_backend("nccl", torch::kCUDA);  // throws, explaining, without NCCL
+  const char* socket_ifname = std::getenv("GLOO_SOCKET_IFNAME");
+  const GlooNetwork network = gloo_network(world.master_addr, socket_ifname ? socket_ifname : "");
   c10d::TCPStoreOptions store_options;
   store_options.port = static_cast<std::uint16_t>(world.master_port);
   store_options.isServer = world.rank == 0;
@@ -90,8 +92,19 @@ ProcessGroup::ProcessGroup(const WorldInfo& world, std::chrono::milliseconds tim
   try {
     state_->store = c10::make_intrusive<c10d::TCPStore>(world.master_addr, store_options);
     auto options = c10d::ProcessGroupGloo::Options::create(timeout);
-    options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(
-        world.master_addr == "localhost" ? std::string("127.0.0.1") : world.master_addr));
+    switch (network.kind) {
+      case GlooNetwork::Kind::kLoopback:
+        options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+        break;
+      case GlooNetwork::Kind::kInterfaces:
+        for (const std::string& name : network.interfaces) {
+          options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(name));
+        }
+        break;
+      case GlooNetwork::Kind::kHostname:
+        options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+        break;
+    }
     // Two groups share the store: each keeps its keys under its own prefix.
     state_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(
         c10::make_intrusive<c10d::PrefixStore>("gloo", state_->store), world.rank, world.world_size, options);
@@ -106,7 +119,11 @@ ProcessGroup::ProcessGroup(const WorldInfo& world, std::chrono::milliseconds tim
   } catch (const std::exception& error) {
     throw sdk::Error("distributed rendezvous at " + world.master_addr + ":" + std::to_string(world.master_port) +
                      " (rank " + std::to_string(world.rank) + " of " + std::to_string(world.world_size) +
-                     ") failed: " + error.what());
+                     ") failed: " + error.what() +
+                     (network.kind == GlooNetwork::Kind::kLoopback
+                          ? std::string()
+                          : std::string(" (MASTER_ADDR must be reachable from every machine; GLOO_SOCKET_IFNAME names "
+                                        "the network interface this machine's ranks use)")));
   }
 }
 

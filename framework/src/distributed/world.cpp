@@ -1,6 +1,7 @@
 // Where this process stands (torchrun's and SLURM's variables) and which backend carries its
 // collectives.
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <string>
 
@@ -33,7 +34,67 @@ int leading_int(const std::string& text, int fallback) {
   return value > 0 ? value : fallback;
 }
 
+bool is_loopback(const std::string& address) {
+  return address == "localhost" || address.rfind("127.", 0) == 0 || address == "::1" || address == "[::1]";
+}
+
+// SLURM_JOB_ID 123456 -> a port in [20000, 30000): below Linux's ephemeral range (32768 up), so
+// no outgoing connection holds it, and different jobs on one node rarely meet.
+int port_for_slurm_job(const std::string& job_id) {
+  std::uint64_t id = 0;
+  for (const char c : job_id) {
+    if (c >= '0' && c <= '9') id = id * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return 20000 + static_cast<int>(id % 10000);
+}
+
 }  // namespace
+
+std::string first_slurm_host(const std::string& nodelist) {
+  // Hosts are separated by commas outside brackets; inside brackets a comma separates ranges.
+  std::string host;
+  std::size_t i = 0;
+  while (i < nodelist.size() && nodelist[i] != ',') {
+    if (nodelist[i] != '[') {
+      host += nodelist[i++];
+      continue;
+    }
+    const std::size_t close = nodelist.find(']', i);
+    if (close == std::string::npos) {
+      throw sdk::ConfigError("SLURM_JOB_NODELIST=\"" + nodelist + "\": a '[' is not closed; set MASTER_ADDR to the first node.");
+    }
+    // The range list's first number, leading zeros kept: [07-09,12] -> 07.
+    const std::string ranges = nodelist.substr(i + 1, close - i - 1);
+    host += ranges.substr(0, ranges.find_first_of(",-"));
+    i = close + 1;
+  }
+  if (host.empty()) {
+    throw sdk::ConfigError("SLURM_JOB_NODELIST=\"" + nodelist + "\" names no host first; set MASTER_ADDR to the first node.");
+  }
+  return host;
+}
+
+GlooNetwork gloo_network(const std::string& master_addr, const std::string& socket_ifname) {
+  GlooNetwork network;
+  if (!socket_ifname.empty()) {
+    network.kind = GlooNetwork::Kind::kInterfaces;
+    std::size_t start = 0;
+    while (true) {
+      const std::size_t comma = socket_ifname.find(',', start);
+      const std::string name = socket_ifname.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (name.empty()) {
+        throw sdk::ConfigError("GLOO_SOCKET_IFNAME=\"" + socket_ifname +
+                               "\" has an empty interface name; list interfaces separated by commas, e.g. eth0,eth1.");
+      }
+      network.interfaces.push_back(name);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    return network;
+  }
+  network.kind = is_loopback(master_addr) ? GlooNetwork::Kind::kLoopback : GlooNetwork::Kind::kHostname;
+  return network;
+}
 
 WorldInfo world_from_environment() {
   WorldInfo world;
@@ -48,7 +109,12 @@ WorldInfo world_from_environment() {
     world.world_size = env_int("SLURM_NTASKS", 1);
     world.rank = env_int("SLURM_PROCID", 0);
     world.local_rank = env_int("SLURM_LOCALID", 0);
-    world.local_world_size = leading_int(env("SLURM_NTASKS_PER_NODE"), world.world_size);
+    // SLURM_NTASKS_PER_NODE only with --ntasks-per-node; SLURM_TASKS_PER_NODE always.
+    const std::string per_node = env("SLURM_NTASKS_PER_NODE");
+    world.local_world_size = leading_int(per_node.empty() ? env("SLURM_TASKS_PER_NODE") : per_node, world.world_size);
+    const std::string nodes = !env("SLURM_JOB_NODELIST").empty() ? env("SLURM_JOB_NODELIST") : env("SLURM_NODELIST");
+    if (env("MASTER_ADDR").empty() && !nodes.empty()) world.master_addr = first_slurm_host(nodes);
+    if (!env("SLURM_JOB_ID").empty()) world.master_port = port_for_slurm_job(env("SLURM_JOB_ID"));
   }
   if (!env("MASTER_ADDR").empty()) world.master_addr = env("MASTER_ADDR");
   world.master_port = env_int("MASTER_PORT", world.master_port);

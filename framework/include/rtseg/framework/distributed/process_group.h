@@ -29,10 +29,33 @@ struct WorldInfo {
 };
 
 /// torchrun's RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR / MASTER_PORT, else SLURM's
-/// SLURM_PROCID / SLURM_NTASKS / SLURM_LOCALID (MASTER_ADDR still from the environment); a single
-/// process when neither is set. Throws sdk::ConfigError for values that do not add up (a rank
-/// outside the world, a port that is not a number), naming the variable.
+/// SLURM_PROCID / SLURM_NTASKS / SLURM_LOCALID; a single process when neither is set. Under
+/// SLURM, an unset MASTER_ADDR is the job's first node (SLURM_JOB_NODELIST) and an unset
+/// MASTER_PORT is derived from SLURM_JOB_ID, so that two jobs sharing a node do not collide.
+/// Throws sdk::ConfigError for values that do not add up (a rank outside the world, a port that
+/// is not a number), naming the variable.
 WorldInfo world_from_environment();
+
+/// The first host of a SLURM node list: "gpu[07-09,12],cpu1" -> "gpu07", "a,b" -> "a".
+/// Throws sdk::ConfigError for a list it cannot read (an unclosed bracket, nothing before a comma).
+std::string first_slurm_host(const std::string& nodelist);
+
+/// The network Gloo's connections bind to on this machine.
+struct GlooNetwork {
+  enum class Kind {
+    kLoopback,    ///< 127.0.0.1: the master is this machine, so every rank is on it
+    kInterfaces,  ///< the interfaces GLOO_SOCKET_IFNAME lists (one Gloo device each)
+    kHostname,    ///< the address this machine's hostname resolves to (c10d's default device)
+  };
+  Kind kind = Kind::kLoopback;
+  std::vector<std::string> interfaces;
+};
+
+/// As PyTorch chooses: GLOO_SOCKET_IFNAME ("eth0" or "eth0,ib0") when set; loopback when the
+/// master address is a loopback one; else this machine's own address. (Binding to the master's
+/// address, as a single machine may, fails on every other machine of a multi-node run.)
+/// Throws sdk::ConfigError for an empty interface name in GLOO_SOCKET_IFNAME.
+GlooNetwork gloo_network(const std::string& master_addr, const std::string& socket_ifname);
 
 /// What carries the collectives of tensors on the training device.
 enum class Backend {
