@@ -18,6 +18,7 @@
 #include "rtseg/framework/recipe_document.h"
 #include "rtseg/framework/recipe_loader.h"
 #include "rtseg/framework/train/pipeline.h"
+#include "rtseg/framework/train/run_folder.h"
 #include "rtseg/sdk/errors.h"
 #include "rtseg/sdk/safetensors.h"
 #include "test_support.h"
@@ -218,6 +219,24 @@ TEST(Distributed, ARankThatDiesMakesTheOthersFailInsteadOfHanging) {
   std::ifstream in(dir.path() / "rank0.txt");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_THAT(text, ::testing::StartsWith("error: "));
+}
+
+// Ranks on other machines see rank 0's run folder through a shared filesystem, which may show a
+// new file late: a rank looks again for a while, then says what the run needs.
+TEST(Distributed, ARankWaitsForRank0sFolderThenSaysTheFilesystemMustBeShared) {
+  rtseg::testing::TempDir dir;
+  const std::filesystem::path root = dir.path() / "train_nano_384_1";
+  std::thread rank0([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    std::filesystem::create_directories(root);
+    std::ofstream(root / "recipe.toml") << "[model]\n";
+  });
+  EXPECT_EQ(train::RunFolder::open_from_rank0(root, 1, std::chrono::seconds(20)).root(), root);
+  rank0.join();
+  EXPECT_THAT([&] { train::RunFolder::open_from_rank0(dir.path() / "elsewhere", 3, std::chrono::milliseconds(300)); },
+              ::testing::ThrowsMessage<sdk::ConfigError>(::testing::AllOf(
+                  ::testing::HasSubstr("rank 3 cannot see the run folder rank 0 created"),
+                  ::testing::HasSubstr("must be on a filesystem every machine mounts at the same path"))));
 }
 
 // The backend a setting resolves to, or the error text it gives, on builds with and without

@@ -189,7 +189,7 @@ StageOutcome run_stage(Runtime& runtime, const Stage& stage, const fs::path& ini
     if (!resume) sdk::write_file_atomically(created->recipe(), recipe_text(document));
   }
   const std::string root = created ? created->root().string() : std::string();
-  RunFolder run = created ? *created : RunFolder::open(group->share("run/" + stage.name, root));
+  RunFolder run = created ? *created : RunFolder::open_from_rank0(group->share("run/" + stage.name, root), group->rank());
   if (group && main_rank) group->share("run/" + stage.name, root);
   std::optional<LogFileScope> log_file;
   if (main_rank) log_file.emplace(logger, run.log());

@@ -1,6 +1,7 @@
 #include "rtseg/framework/train/run_folder.h"
 
 #include <algorithm>
+#include <thread>
 
 #include "rtseg/sdk/errors.h"
 
@@ -38,6 +39,23 @@ RunFolder RunFolder::open(const fs::path& root) {
   if (!fs::is_regular_file(root / "recipe.toml")) {
     throw sdk::ConfigError(root.string() + ": not a run folder (no recipe.toml). Give a folder made by `rtseg train`, "
                            "e.g. runs/detector_nano_384_1.");
+  }
+  return RunFolder(root);
+}
+
+RunFolder RunFolder::open_from_rank0(const fs::path& root, int rank, std::chrono::milliseconds wait) {
+  // A network filesystem may show another machine's new file only after its attribute cache
+  // expires (NFS: up to 30 s or more), so a rank looks again for a while before giving up.
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  while (!fs::is_regular_file(root / "recipe.toml")) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      throw sdk::ConfigError("rank " + std::to_string(rank) + " cannot see the run folder rank 0 created, " +
+                             root.string() + " (no recipe.toml after " +
+                             std::to_string(std::chrono::duration_cast<std::chrono::seconds>(wait).count()) +
+                             " s): on several machines, train.output_dir (--output_dir) must be on a filesystem "
+                             "every machine mounts at the same path (NFS, Lustre, ...).");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   return RunFolder(root);
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -22,6 +23,11 @@ class RunFolder {
                           const std::string& size, std::int64_t resolution);
   /// An existing run; throws ConfigError naming the folder when it has no recipe.toml.
   static RunFolder open(const std::filesystem::path& root);
+  /// The folder rank 0 created, on another rank: waits up to `wait` for it to be visible (a
+  /// network filesystem's caches), then throws ConfigError saying the output folder must be on
+  /// a filesystem every machine shares.
+  static RunFolder open_from_rank0(const std::filesystem::path& root, int rank,
+                                   std::chrono::milliseconds wait = std::chrono::seconds(90));
 
   const std::filesystem::path& root() const { return root_; }
   std::filesystem::path recipe() const { return root_ / "recipe.toml"; }
