@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
 #include <sys/wait.h>
@@ -42,6 +43,12 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+/// A whole file's text ("" when it cannot be read).
+inline std::string read_text(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
 
 struct CommandResult {
   int exit_code = -1;

@@ -13,6 +13,7 @@
 
 #include "rtseg/sdk/image_io.h"
 #include "train/train_test_support.h"
+#include "train/two_ranks.h"
 
 namespace rtseg {
 namespace {
@@ -25,14 +26,17 @@ struct Result {
   std::string output;
 };
 
-Result run(const std::string& arguments) {
-  const std::string command = std::string(RTSEG_BINARY_DIR) + "/bin/rtseg " + arguments + " 2>&1";
+Result run_command(const std::string& command) {
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
   std::string output;
   char buffer[4096];
   while (std::fgets(buffer, sizeof buffer, pipe.get())) output += buffer;
   const int status = pclose(pipe.release());
   return {WEXITSTATUS(status), output};
+}
+
+Result run(const std::string& arguments) {
+  return run_command(std::string(RTSEG_BINARY_DIR) + "/bin/rtseg " + arguments + " 2>&1");
 }
 
 TEST(CliTrain, TrainEvalAndPredictFromTheCommandLine) {
@@ -77,6 +81,35 @@ TEST(CliTrain, TrainEvalAndPredictFromTheCommandLine) {
   const Result missing = run("eval --run " + (work / "nowhere").string());
   EXPECT_EQ(missing.code, 2);
   EXPECT_THAT(missing.output, HasSubstr("not a run folder"));
+  fs::remove_all(work);
+}
+
+// PyTorch's own launcher: `torchrun --no-python ... rtseg train` (its agent serves the store the
+// ranks meet at), and a failing rank's error in torchrun's summary. Skipped where PyTorch's
+// torchrun is not installed (Debian: python3-torch).
+TEST(CliTrain, TorchrunLaunchesRanksAndReportsTheirErrors) {
+  if (std::system("command -v torchrun > /dev/null 2>&1") != 0) GTEST_SKIP() << "no torchrun on PATH (python3-torch)";
+  const fs::path work = fs::temp_directory_path() / ("rtseg_cli_torchrun_" + std::to_string(::getpid()));
+  fs::remove_all(work);
+  fs::create_directories(work);
+  std::ofstream(work / "tiny.toml") << testing::tiny_recipe(work / "runs");
+  // -r 1 -t 1: Debian's torchrun 1.13 cannot parse its default "0" on Python 3.11.
+  const std::string torchrun = "torchrun -r 1 -t 1 --log_dir " + (work / "logs").string() +
+                               " --no_python --nproc_per_node 2 --master_port " +
+                               std::to_string(testing::free_port()) + " " + RTSEG_BINARY_DIR + "/bin/rtseg train --recipe " +
+                               (work / "tiny.toml").string() + " --batch 1 --epochs 1 --max_steps 2 --threads 1";
+  Result launched = run_command(torchrun + " 2>&1");
+  ASSERT_EQ(launched.code, 0) << launched.output;
+  EXPECT_THAT(launched.output, HasSubstr("rank 0 of 2"));
+  std::vector<fs::path> folders;
+  for (const auto& entry : fs::directory_iterator(work / "runs")) folders.push_back(entry.path());
+  ASSERT_EQ(folders.size(), 1u);
+  EXPECT_TRUE(fs::is_regular_file(folders[0] / "weights" / "last.safetensors"));
+
+  const Result failed = run_command(torchrun + " --dist_backend nccl 2>&1");
+  EXPECT_NE(failed.code, 0);
+  // The summary's root cause is rtseg's message (TORCHELASTIC_ERROR_FILE), not "<N/A>".
+  EXPECT_THAT(failed.output, HasSubstr("traceback : error: train.dist_backend = \"nccl\""));
   fs::remove_all(work);
 }
 

@@ -60,10 +60,7 @@ const rtseg::testing::RankRoleRegistration kOomStop(
                  },
                  std::chrono::seconds(60)});
 
-std::string read_text(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using rtseg::testing::read_text;
 
 TEST(Distributed, OutOfMemoryOnOneRankIsRetriedByAllWithHalfTheBatch) {
   rtseg::testing::TempDir dir;

@@ -13,6 +13,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/torch.h>
 
 #include "rtseg/framework/recipe_document.h"
@@ -103,6 +104,13 @@ const rtseg::testing::RankRoleRegistration kDie("die", {[](ProcessGroup& group, 
     std::ofstream(out / "rank0.txt") << "error: " << error.what() << "\n";
     std::_Exit(3);
   }
+}});
+
+// What rank 0 shares through the store, as every rank received it.
+const rtseg::testing::RankRoleRegistration kShare("share", {[](ProcessGroup& group, const std::filesystem::path& out) {
+  const std::string value = group.share("probe", group.rank() == 0 ? "from rank 0" : "");
+  group.barrier();
+  std::ofstream(out / ("shared" + std::to_string(group.rank()) + ".txt")) << value;
 }});
 
 // The trainer end to end: this process is one rank of a data-parallel run.
@@ -383,6 +391,23 @@ TEST(Distributed, GlooSocketIfnameNamesTheInterface) {
   EXPECT_THAT([&] { ProcessGroup group(alone, std::chrono::seconds(5)); },
               ::testing::ThrowsMessage<sdk::Error>(::testing::AllOf(::testing::HasSubstr("rtseg_no_if0"),
                                                                     ::testing::HasSubstr("GLOO_SOCKET_IFNAME"))));
+}
+
+// torchrun's agent serves the store on MASTER_PORT before it starts the workers; rank 0 must
+// join it as a client (binding the port itself fails) and keep its keys under the attempt.
+TEST(Distributed, UnderTorchrunTheRanksUseTheAgentsStore) {
+  const int port = rtseg::testing::free_port();
+  c10d::TCPStoreOptions options;
+  options.port = static_cast<std::uint16_t>(port);
+  options.isServer = true;
+  options.waitWorkers = false;
+  auto agent = c10::make_intrusive<c10d::TCPStore>("127.0.0.1", options);
+  ScopedEnvironment environment({{"TORCHELASTIC_USE_AGENT_STORE", "True"}, {"TORCHELASTIC_RESTART_COUNT", "2"}});
+  rtseg::testing::TempDir dir;
+  ASSERT_THAT(run_two_ranks("share", dir.path(), std::chrono::seconds(60), port), ::testing::ElementsAre(0, 0));
+  for (const char* file : {"shared0.txt", "shared1.txt"}) EXPECT_EQ(rtseg::testing::read_text(dir.path() / file), "from rank 0");
+  const std::vector<std::uint8_t> stored = agent->get("/worker/attempt_2/rtseg/probe");
+  EXPECT_EQ(std::string(stored.begin(), stored.end()), "from rank 0");
 }
 
 TEST(Distributed, TorchrunsEnvironmentIsRead) {

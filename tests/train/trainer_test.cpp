@@ -12,6 +12,7 @@
 #include "rtseg/framework/train/stop_signal.h"
 #include "rtseg/sdk/errors.h"
 #include "rtseg/sdk/safetensors.h"
+#include "test_support.h"
 #include "train/train_test_support.h"
 
 namespace rtseg {
@@ -29,10 +30,7 @@ fs::path fresh_folder(const std::string& name) {
   return folder;
 }
 
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file);
-  return std::string((std::istreambuf_iterator<char>(in)), {});
-}
+using testing::read_text;
 
 // Every tensor of two weight files, compared exactly.
 void expect_same_weights(const fs::path& a, const fs::path& b) {

@@ -93,9 +93,10 @@ inline int wait_for(pid_t pid, std::chrono::seconds limit) {
 }
 
 /// Runs a `role` with two ranks and returns their exit codes (-1: still running after `limit`).
+/// `port` 0: a free one.
 inline std::vector<int> run_two_ranks(const std::string& role, const std::filesystem::path& out,
-                                      std::chrono::seconds limit = std::chrono::seconds(60)) {
-  const int port = free_port();
+                                      std::chrono::seconds limit = std::chrono::seconds(60), int port = 0) {
+  if (port == 0) port = free_port();
   const pid_t first = spawn_rank(0, port, role, out);
   const pid_t second = spawn_rank(1, port, role, out);
   const int second_code = wait_for(second, limit);

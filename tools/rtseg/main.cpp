@@ -1,5 +1,11 @@
 // rtseg: trains, evaluates and runs RT-DETR-Seg models from TOML recipes and plugins.
+#include <cstdint>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
 #include <iostream>
+
+#include <nlohmann/json.hpp>
 
 #include <c10/util/Exception.h>
 
@@ -13,8 +19,18 @@ namespace {
 constexpr int kRuntimeFailure = 1;
 constexpr int kUsageError = 2;
 
+// Under torchrun, the error also goes to the file its agent reads (TORCHELASTIC_ERROR_FILE), so
+// that the launcher's summary names the failing rank's error instead of "<N/A>".
+void tell_the_launcher(const std::string& message) {
+  const char* file = std::getenv("TORCHELASTIC_ERROR_FILE");
+  if (!file || !*file) return;
+  const nlohmann::json error = {{"message", "error: " + message}, {"timestamp", static_cast<std::int64_t>(std::time(nullptr))}};
+  std::ofstream(file) << error.dump() << "\n";
+}
+
 int report(const std::string& message, int code) {
   std::cerr << "error: " << message << "\n";
+  tell_the_launcher(message);
   return code;
 }
 

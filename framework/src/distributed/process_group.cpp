@@ -86,11 +86,16 @@ ProcessGroup::ProcessGroup(const WorldInfo& world, std::chrono::milliseconds tim
   const GlooNetwork network = gloo_network(world.master_addr, socket_ifname ? socket_ifname : "");
   c10d::TCPStoreOptions store_options;
   store_options.port = static_cast<std::uint16_t>(world.master_port);
-  store_options.isServer = world.rank == 0;
+  store_options.isServer = world.rank == 0 && !world.agent_store;
   store_options.numWorkers = static_cast<std::size_t>(world.world_size);
   store_options.timeout = timeout;
   try {
     state_->store = c10::make_intrusive<c10d::TCPStore>(world.master_addr, store_options);
+    if (world.agent_store) {
+      // A restarted attempt must not read the keys an earlier attempt left in the agent's store.
+      state_->store = c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(world.restart_count),
+                                                             state_->store);
+    }
     auto options = c10d::ProcessGroupGloo::Options::create(timeout);
     switch (network.kind) {
       case GlooNetwork::Kind::kLoopback:

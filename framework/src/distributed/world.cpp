@@ -105,6 +105,9 @@ WorldInfo world_from_environment() {
     world.rank = env_int("RANK", 0);
     world.local_rank = env_int("LOCAL_RANK", world.rank);
     world.local_world_size = env_int("LOCAL_WORLD_SIZE", world.world_size);
+    const std::string agent_store = env("TORCHELASTIC_USE_AGENT_STORE");
+    world.agent_store = agent_store == "True" || agent_store == "true" || agent_store == "1";
+    world.restart_count = env_int("TORCHELASTIC_RESTART_COUNT", 0);
   } else if (slurm) {
     world.world_size = env_int("SLURM_NTASKS", 1);
     world.rank = env_int("SLURM_PROCID", 0);

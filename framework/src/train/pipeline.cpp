@@ -265,8 +265,9 @@ std::unique_ptr<distributed::ProcessGroup> join_process_group(Runtime& runtime, 
       distributed::choose_backend(recipe.train.dist_backend, resolve_device(recipe.train.device));
   auto group = std::make_unique<distributed::ProcessGroup>(world, std::chrono::minutes(30), backend);
   if (world.rank != 0) runtime.logger()->set_level(spdlog::level::warn);  // rank 0 speaks for the run
-  runtime.logger()->info("rank {} of {} (c10d {}, rendezvous at {}:{})", world.rank, world.world_size,
-                         distributed::to_string(backend), world.master_addr, world.master_port);
+  runtime.logger()->info("rank {} of {} (c10d {}, rendezvous at {}:{}{})", world.rank, world.world_size,
+                         distributed::to_string(backend), world.master_addr, world.master_port,
+                         world.agent_store ? ", torchrun's store" : "");
   return group;
 }
 

@@ -24,6 +24,11 @@ struct WorldInfo {
   int local_world_size = 1;
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
+  /// torchrun (TORCHELASTIC_USE_AGENT_STORE): its agent already serves the store at
+  /// master_addr:master_port, so every rank, rank 0 too, connects as a client, and keys live under
+  /// the restart attempt's prefix (TORCHELASTIC_RESTART_COUNT), as PyTorch's workers do.
+  bool agent_store = false;
+  int restart_count = 0;
 
   bool distributed() const { return world_size > 1; }
 };
