@@ -313,7 +313,7 @@ class ScopedEnvironment {
 };
 
 TEST(Distributed, SlurmsEnvironmentIsRead) {
-  ScopedEnvironment environment({{"WORLD_SIZE", nullptr}, {"RANK", nullptr}, {"SLURM_NTASKS", "4"},
+  ScopedEnvironment environment({{"WORLD_SIZE", nullptr}, {"RANK", nullptr}, {"SLURM_STEP_NUM_TASKS", nullptr}, {"SLURM_NTASKS", "4"},
                                  {"SLURM_PROCID", "2"}, {"SLURM_LOCALID", "0"}, {"SLURM_NTASKS_PER_NODE", "2(x2)"}});
   const WorldInfo world = world_from_environment();
   EXPECT_EQ(world.world_size, 4);
@@ -322,13 +322,17 @@ TEST(Distributed, SlurmsEnvironmentIsRead) {
   environment.set("SLURM_PROCID", "7");
   EXPECT_THAT([] { world_from_environment(); },
               ::testing::ThrowsMessage<sdk::ConfigError>(::testing::HasSubstr("SLURM_PROCID=7 is outside the world of 4")));
+  // srun -n 2 inside a job of 4 tasks: the step's tasks are the world.
+  environment.set("SLURM_PROCID", "1");
+  environment.set("SLURM_STEP_NUM_TASKS", "2");
+  EXPECT_EQ(world_from_environment().world_size, 2);
 }
 
 // A multi-node SLURM job that exports nothing more: the first node is the master, the port
 // follows the job; what the user exports wins.
 TEST(Distributed, SlurmsJobNamesTheMasterWhenTheUserDoesNot) {
   ScopedEnvironment environment({{"WORLD_SIZE", nullptr}, {"RANK", nullptr}, {"MASTER_ADDR", nullptr},
-                                 {"MASTER_PORT", nullptr}, {"SLURM_NTASKS", "8"}, {"SLURM_PROCID", "5"},
+                                 {"MASTER_PORT", nullptr}, {"SLURM_STEP_NUM_TASKS", nullptr}, {"SLURM_NTASKS", "8"}, {"SLURM_PROCID", "5"},
                                  {"SLURM_LOCALID", "1"}, {"SLURM_NTASKS_PER_NODE", nullptr},
                                  {"SLURM_TASKS_PER_NODE", "4(x2)"}, {"SLURM_NODELIST", nullptr},
                                  {"SLURM_JOB_NODELIST", "gpu[07-08]"}, {"SLURM_JOB_ID", "1234567"}});

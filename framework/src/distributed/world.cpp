@@ -109,7 +109,8 @@ WorldInfo world_from_environment() {
     world.agent_store = agent_store == "True" || agent_store == "true" || agent_store == "1";
     world.restart_count = env_int("TORCHELASTIC_RESTART_COUNT", 0);
   } else if (slurm) {
-    world.world_size = env_int("SLURM_NTASKS", 1);
+    // srun's step may run fewer tasks than the job has (srun -n 2 in an 8-task job).
+    world.world_size = env_int("SLURM_STEP_NUM_TASKS", env_int("SLURM_NTASKS", 1));
     world.rank = env_int("SLURM_PROCID", 0);
     world.local_rank = env_int("SLURM_LOCALID", 0);
     // SLURM_NTASKS_PER_NODE only with --ntasks-per-node; SLURM_TASKS_PER_NODE always.

@@ -263,6 +263,10 @@ std::unique_ptr<distributed::ProcessGroup> join_process_group(Runtime& runtime, 
   const CheckedRecipe recipe = check_recipe(document, runtime.registry());
   const distributed::Backend backend =
       distributed::choose_backend(recipe.train.dist_backend, resolve_device(recipe.train.device));
+  // Rank 0 waits here until every rank has come (up to the timeout): say for whom.
+  if (world.rank == 0) {
+    runtime.logger()->info("waiting for {} ranks at {}:{}", world.world_size, world.master_addr, world.master_port);
+  }
   auto group = std::make_unique<distributed::ProcessGroup>(world, std::chrono::minutes(30), backend);
   if (world.rank != 0) runtime.logger()->set_level(spdlog::level::warn);  // rank 0 speaks for the run
   runtime.logger()->info("rank {} of {} (c10d {}, rendezvous at {}:{}{})", world.rank, world.world_size,

@@ -34,7 +34,8 @@ struct WorldInfo {
 };
 
 /// torchrun's RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR / MASTER_PORT, else SLURM's
-/// SLURM_PROCID / SLURM_NTASKS / SLURM_LOCALID; a single process when neither is set. Under
+/// SLURM_PROCID / SLURM_STEP_NUM_TASKS (else SLURM_NTASKS) / SLURM_LOCALID; a single process
+/// when neither is set. Under
 /// SLURM, an unset MASTER_ADDR is the job's first node (SLURM_JOB_NODELIST) and an unset
 /// MASTER_PORT is derived from SLURM_JOB_ID, so that two jobs sharing a node do not collide.
 /// Throws sdk::ConfigError for values that do not add up (a rank outside the world, a port that
