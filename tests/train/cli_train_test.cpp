@@ -101,6 +101,9 @@ TEST(CliTrain, TorchrunLaunchesRanksAndReportsTheirErrors) {
   Result launched = run_command(torchrun + " 2>&1");
   ASSERT_EQ(launched.code, 0) << launched.output;
   EXPECT_THAT(launched.output, HasSubstr("rank 0 of 2"));
+  // The summary once, from rank 0 (torchrun prefixes each rank's output with [default<rank>]:).
+  EXPECT_THAT(launched.output, HasSubstr("[default0]:stage 'train'"));
+  EXPECT_THAT(launched.output, ::testing::Not(HasSubstr("[default1]:stage 'train'")));
   std::vector<fs::path> folders;
   for (const auto& entry : fs::directory_iterator(work / "runs")) folders.push_back(entry.path());
   ASSERT_EQ(folders.size(), 1u);

@@ -5,6 +5,7 @@
 
 #include "cli_context.h"
 #include "local_launch.h"
+#include "rtseg/framework/distributed/process_group.h"
 #include "rtseg/framework/eval/coco_evaluator.h"
 #include "rtseg/framework/reporting/progress.h"
 #include "rtseg/framework/train/pipeline.h"
@@ -95,6 +96,7 @@ struct TrainFlags {
 };
 
 void print_outcomes(const std::vector<framework::train::StageOutcome>& stages) {
+  if (framework::distributed::world_from_environment().rank != 0) return;  // rank 0 holds the metrics
   for (const auto& stage : stages) {
     std::cout << "\nstage '" << stage.name << "': " << stage.run.string() << "\n";
     if (stage.outcome.interrupted) {
