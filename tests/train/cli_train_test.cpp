@@ -6,12 +6,14 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <thread>
 
 #include <sys/wait.h>
 
 #include <torch/torch.h>
 
 #include "rtseg/sdk/image_io.h"
+#include "test_support.h"
 #include "train/train_test_support.h"
 #include "train/two_ranks.h"
 
@@ -84,6 +86,31 @@ TEST(CliTrain, TrainEvalAndPredictFromTheCommandLine) {
   fs::remove_all(work);
 }
 
+// A job manager's SIGTERM to the launcher reaches every rank once: they agree to stop at the same
+// step, rank 0 saves the state, and the launcher ends with the interrupted run's code.
+TEST(CliTrain, NprocPassesSignalsOnToTheRanks) {
+  const fs::path work = fs::temp_directory_path() / ("rtseg_cli_nproc_signal_" + std::to_string(::getpid()));
+  fs::remove_all(work);
+  fs::create_directories(work);
+  std::ofstream(work / "tiny.toml") << testing::tiny_recipe(work / "runs");
+  const std::string log = (work / "log.txt").string();
+  const std::string script =
+      std::string(RTSEG_BINARY_DIR) + "/bin/rtseg train --recipe " + (work / "tiny.toml").string() +
+      " --nproc 2 --batch 1 --epochs 200 --no_tensorboard > " + log + " 2>&1 & launcher=$!; "
+      "for i in $(seq 600); do grep -q \"epoch 1:\" " + log + " && break; sleep 0.1; done; "
+      "kill -TERM $launcher; wait $launcher; echo \"launcher exit $?\"\n";
+  std::ofstream(work / "stop.sh") << script;
+  const Result stopped = run_command("bash " + (work / "stop.sh").string() + " 2>&1");
+  const std::string output = testing::read_text(log);
+  EXPECT_THAT(stopped.output, HasSubstr("launcher exit 130")) << output;
+  EXPECT_THAT(output, HasSubstr("stopped by signal 15"));
+  std::vector<fs::path> folders;
+  for (const auto& entry : fs::directory_iterator(work / "runs")) folders.push_back(entry.path());
+  ASSERT_EQ(folders.size(), 1u);
+  EXPECT_TRUE(fs::is_regular_file(folders[0] / "state.safetensors"));
+  fs::remove_all(work);
+}
+
 // PyTorch's own launcher: `torchrun --no-python ... rtseg train` (its agent serves the store the
 // ranks meet at), and a failing rank's error in torchrun's summary. Skipped where PyTorch's
 // torchrun is not installed (Debian: python3-torch).
@@ -130,9 +157,12 @@ TEST(CliTrain, NprocStartsLocalRanksThatShareOneRun) {
   fs::create_directories(work);
   std::ofstream(work / "tiny.toml") << testing::tiny_recipe(work / "runs");
   const Result train = run("train --recipe " + (work / "tiny.toml").string() +
-                           " --nproc 2 --batch 1 --epochs 1 --max_steps 2 --threads 1");
+                           " --nproc 2 --batch 1 --epochs 1 --max_steps 2");
   ASSERT_EQ(train.code, 0) << train.output;
   EXPECT_THAT(train.output, HasSubstr("started 2 ranks on this machine"));
+  // The two ranks share the cores rather than each taking all of them.
+  const int share = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2);
+  EXPECT_THAT(train.output, HasSubstr("cpu: " + std::to_string(share) + " LibTorch threads"));
   EXPECT_THAT(train.output, HasSubstr("rank 0 of 2"));
   std::vector<fs::path> folders;
   for (const auto& entry : fs::directory_iterator(work / "runs")) folders.push_back(entry.path());

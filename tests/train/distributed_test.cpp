@@ -334,12 +334,15 @@ TEST(Distributed, SlurmsJobNamesTheMasterWhenTheUserDoesNot) {
   ScopedEnvironment environment({{"WORLD_SIZE", nullptr}, {"RANK", nullptr}, {"MASTER_ADDR", nullptr},
                                  {"MASTER_PORT", nullptr}, {"SLURM_STEP_NUM_TASKS", nullptr}, {"SLURM_NTASKS", "8"}, {"SLURM_PROCID", "5"},
                                  {"SLURM_LOCALID", "1"}, {"SLURM_NTASKS_PER_NODE", nullptr},
-                                 {"SLURM_TASKS_PER_NODE", "4(x2)"}, {"SLURM_NODELIST", nullptr},
+                                 {"SLURM_TASKS_PER_NODE", "4(x2)"}, {"SLURM_NODELIST", nullptr}, {"SLURM_STEP_NODELIST", nullptr},
                                  {"SLURM_JOB_NODELIST", "gpu[07-08]"}, {"SLURM_JOB_ID", "1234567"}});
   WorldInfo world = world_from_environment();
   EXPECT_EQ(world.master_addr, "gpu07");
   EXPECT_EQ(world.master_port, 24567);  // 20000 + job id mod 10000
   EXPECT_EQ(world.local_world_size, 4);
+  environment.set("SLURM_STEP_NODELIST", "gpu08");  // srun -w gpu08: the step's first node
+  EXPECT_EQ(world_from_environment().master_addr, "gpu08");
+  environment.set("SLURM_STEP_NODELIST", nullptr);
   environment.set("MASTER_ADDR", "10.0.0.5");
   environment.set("MASTER_PORT", "29400");
   environment.set("SLURM_JOB_NODELIST", "gpu[07");  // not read: MASTER_ADDR says it
@@ -349,8 +352,18 @@ TEST(Distributed, SlurmsJobNamesTheMasterWhenTheUserDoesNot) {
   environment.set("MASTER_ADDR", nullptr);
   EXPECT_THAT([] { world_from_environment(); },
               ::testing::ThrowsMessage<sdk::ConfigError>(::testing::AllOf(
-                  ::testing::HasSubstr("SLURM_JOB_NODELIST=\"gpu[07\": a '[' is not closed"),
+                  ::testing::HasSubstr("SLURM node list \"gpu[07\": a '[' is not closed"),
                   ::testing::HasSubstr("set MASTER_ADDR"))));
+}
+
+TEST(Distributed, EachRankTrainsOnItsOwnGpu) {
+  EXPECT_EQ(cuda_device_for_rank(0, 4), 0);
+  EXPECT_EQ(cuda_device_for_rank(3, 4), 3);
+  EXPECT_EQ(cuda_device_for_rank(3, 1), 0);  // bound by the launcher: its one visible GPU
+  EXPECT_THAT([] { cuda_device_for_rank(4, 2); },
+              ::testing::ThrowsMessage<sdk::ConfigError>(
+                  ::testing::AllOf(::testing::HasSubstr("local rank 4 has no GPU: this process sees 2 CUDA device(s)"),
+                                   ::testing::HasSubstr("CUDA_VISIBLE_DEVICES"))));
 }
 
 TEST(Distributed, TheFirstHostOfASlurmNodeList) {

@@ -79,8 +79,9 @@ struct GradientReducer::Impl {
 
   void start_complete_buckets() {
     while (next_to_start < buckets.size() && buckets[next_to_start].ready == buckets[next_to_start].slots.size()) {
-      Bucket& bucket = buckets[next_to_start++];
+      Bucket& bucket = buckets[next_to_start];
       bucket.pending = group.start_sum(bucket.flat);
+      ++next_to_start;  // only once started: abandon() starts from here if start_sum threw
     }
   }
 

@@ -61,7 +61,7 @@ std::string first_slurm_host(const std::string& nodelist) {
     }
     const std::size_t close = nodelist.find(']', i);
     if (close == std::string::npos) {
-      throw sdk::ConfigError("SLURM_JOB_NODELIST=\"" + nodelist + "\": a '[' is not closed; set MASTER_ADDR to the first node.");
+      throw sdk::ConfigError("SLURM node list \"" + nodelist + "\": a '[' is not closed; set MASTER_ADDR to the first node.");
     }
     // The range list's first number, leading zeros kept: [07-09,12] -> 07.
     const std::string ranges = nodelist.substr(i + 1, close - i - 1);
@@ -69,7 +69,7 @@ std::string first_slurm_host(const std::string& nodelist) {
     i = close + 1;
   }
   if (host.empty()) {
-    throw sdk::ConfigError("SLURM_JOB_NODELIST=\"" + nodelist + "\" names no host first; set MASTER_ADDR to the first node.");
+    throw sdk::ConfigError("SLURM node list \"" + nodelist + "\" names no host first; set MASTER_ADDR to the first node.");
   }
   return host;
 }
@@ -116,7 +116,9 @@ WorldInfo world_from_environment() {
     // SLURM_NTASKS_PER_NODE only with --ntasks-per-node; SLURM_TASKS_PER_NODE always.
     const std::string per_node = env("SLURM_NTASKS_PER_NODE");
     world.local_world_size = leading_int(per_node.empty() ? env("SLURM_TASKS_PER_NODE") : per_node, world.world_size);
-    const std::string nodes = !env("SLURM_JOB_NODELIST").empty() ? env("SLURM_JOB_NODELIST") : env("SLURM_NODELIST");
+    // The step's nodes (srun -w node2 puts rank 0 on node2), else the job's.
+    std::string nodes = env("SLURM_STEP_NODELIST");
+    if (nodes.empty()) nodes = !env("SLURM_JOB_NODELIST").empty() ? env("SLURM_JOB_NODELIST") : env("SLURM_NODELIST");
     if (env("MASTER_ADDR").empty() && !nodes.empty()) world.master_addr = first_slurm_host(nodes);
     if (!env("SLURM_JOB_ID").empty()) world.master_port = port_for_slurm_job(env("SLURM_JOB_ID"));
   }
@@ -133,6 +135,15 @@ WorldInfo world_from_environment() {
   }
   world.local_world_size = std::max(1, std::min(world.local_world_size, world.world_size));
   return world;
+}
+
+int cuda_device_for_rank(int local_rank, int visible_devices) {
+  if (visible_devices == 1) return 0;  // the launcher gave this rank its own GPU
+  if (local_rank < visible_devices) return local_rank;
+  throw sdk::ConfigError("local rank " + std::to_string(local_rank) + " has no GPU: this process sees " +
+                         std::to_string(visible_devices) +
+                         " CUDA device(s). Start at most one rank per GPU on each machine (torchrun --nproc-per-node, "
+                         "srun --ntasks-per-node) and check LOCAL_RANK / SLURM_LOCALID and CUDA_VISIBLE_DEVICES.");
 }
 
 bool nccl_available() { return RTSEG_WITH_NCCL != 0; }

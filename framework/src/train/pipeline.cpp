@@ -1,7 +1,9 @@
 #include "rtseg/framework/train/pipeline.h"
 
+#include <algorithm>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
@@ -154,7 +156,8 @@ StageOutcome run_stage(Runtime& runtime, const Stage& stage, const fs::path& ini
   torch::Device device = resolve_device(recipe.train.device);
   // One GPU per process: rank r of a node takes cuda:local_rank.
   if (group && device.is_cuda()) {
-    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(group->local_rank()));
+    const int index = distributed::cuda_device_for_rank(group->local_rank(), static_cast<int>(torch::cuda::device_count()));
+    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
 #if RTSEG_WITH_CUDA
     // As its current device too, so that nothing made without a device (streams, NCCL's
     // communicators, CUDA contexts) lands on GPU 0 from every rank.
@@ -162,7 +165,12 @@ StageOutcome run_stage(Runtime& runtime, const Stage& stage, const fs::path& ini
 #endif
   }
   const bool main_rank = !group || group->rank() == 0;
-  const CpuThreads cpu_threads = configure_cpu_threads(recipe.train.threads);
+  // Ranks on one machine share its cores: each takes its share unless train.threads says.
+  std::int64_t threads = recipe.train.threads;
+  if (threads <= 0 && group) {
+    threads = std::max<std::int64_t>(1, std::thread::hardware_concurrency() / group->world().local_world_size);
+  }
+  const CpuThreads cpu_threads = configure_cpu_threads(threads);
   torch::manual_seed(static_cast<std::uint64_t>(recipe.train.seed));
 
   sdk::BuildContext context;

@@ -31,13 +31,22 @@ inline double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+// The criterion's random draws (the mask losses' points): rank 0 from the recipe's seed, so one
+// process trains as before; the other ranks draw their own numbers, as RF-DETR seeds seed + rank.
+// A resumed rank other than 0 (the state holds rank 0's generator) re-seeds at its step.
+inline std::uint64_t criterion_seed(std::int64_t seed, const distributed::ProcessGroup* group, std::int64_t step) {
+  const std::uint64_t rank = group ? static_cast<std::uint64_t>(group->rank()) : 0;
+  if (rank == 0) return static_cast<std::uint64_t>(seed);
+  return static_cast<std::uint64_t>(seed) + rank * 1000003ULL + static_cast<std::uint64_t>(step) * 7919ULL;
+}
+
 class StageTrainer {
  public:
   explicit StageTrainer(TrainerSetup& setup)
       : setup_(setup),
         options_(setup.recipe.train),
         model_(*setup.model),
-        generator_(make_generator(static_cast<std::uint64_t>(options_.seed), setup.device)) {}
+        generator_(make_generator(criterion_seed(options_.seed, setup.process_group, 0), setup.device)) {}
 
   TrainOutcome run();
 

@@ -98,17 +98,19 @@ TrainOutcome StageTrainer::run() {
   }
   criterion::SetCriterion criterion(options_.loss, options_.matcher);
 
+  bool remapped = false;
   if (setup_.resume) {
     TrainingState state{&model_, optimizer_.get(), &groups_, ema_.get(), scaler_.get(), &generator_};
     progress_ = state.load(setup_.run.state());
+    if (!main_) generator_.set_current_seed(criterion_seed(options_.seed, group_, progress_.step));
     const std::int64_t world = group_ ? group_->world_size() : 1;
     if (progress_.images_per_batch > 0 &&
         (progress_.world_size != world || progress_.images_per_batch != batch_)) {
-      log.warn("resuming with {} rank(s) x batch {} x accum {} (effective batch {}) where the run had {} x {} x {} "
-               "(effective {}): continuing at the same image of the epoch",
-               world, batch_, accum_, world * batch_ * accum_, progress_.world_size, progress_.images_per_batch,
-               accum_, progress_.world_size * progress_.images_per_batch * accum_);
+      log.warn("resuming with {} rank(s) x batch {} x accum {} (effective batch {}) where the run had {} rank(s) x "
+               "batch {}: continuing at the same image of the epoch, the schedule at the same point of the epoch",
+               world, batch_, accum_, world * batch_ * accum_, progress_.world_size, progress_.images_per_batch);
       progress_.batch = remap_data_position(progress_, world, batch_, accum_);
+      remapped = true;
     }
     log.info("resuming {} at epoch {}, batch {} (step {})", setup_.run.root().string(), progress_.epoch + 1,
              progress_.batch, progress_.step);
@@ -127,6 +129,9 @@ TrainOutcome StageTrainer::run() {
     throw sdk::ConfigError("the train split is smaller than one step (batch " + std::to_string(batch_) +
                            " x accum " + std::to_string(accum_) + ").");
   }
+  // The step counter in steps of this setup, so that the schedule (warm-up, drops, cosine) and
+  // max_steps continue where the epoch is rather than at the old setup's step count.
+  if (remapped) progress_.step = remapped_step(progress_, steps_per_epoch, accum_);
   sdk::ScheduleLength length{options_.epochs * steps_per_epoch, steps_per_epoch};
   if (options_.max_steps > 0) length.total_steps = std::min(length.total_steps, options_.max_steps);
   const auto scales = multi_scale_sizes(setup_.recipe.model.resolution, options_.expanded_scales,
@@ -184,7 +189,10 @@ TrainOutcome StageTrainer::run() {
         result = step.run(micro_batches, size, factor, generator_);
         out_of_memory = result.out_of_memory;
       } catch (const std::exception& error) {
-        if (!is_out_of_memory(error.what())) throw;
+        // With several ranks, an error that escapes the step came after their vote (in the
+        // update): the others completed the step, so this rank cannot retry it alone. It ends
+        // the run (the others follow at their next collective).
+        if (!is_out_of_memory(error.what()) || group_) throw;
         out_of_memory = true;
       }
       if (out_of_memory) {

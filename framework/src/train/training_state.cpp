@@ -122,4 +122,8 @@ std::int64_t remap_data_position(const Progress& saved, std::int64_t world_size,
   return images_done / images_per_step * accum;
 }
 
+std::int64_t remapped_step(const Progress& remapped, std::int64_t steps_per_epoch, std::int64_t accum) {
+  return remapped.epoch * steps_per_epoch + remapped.batch / accum;
+}
+
 }  // namespace rtseg::framework::train

@@ -35,11 +35,11 @@ struct WorldInfo {
 
 /// torchrun's RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR / MASTER_PORT, else SLURM's
 /// SLURM_PROCID / SLURM_STEP_NUM_TASKS (else SLURM_NTASKS) / SLURM_LOCALID; a single process
-/// when neither is set. Under
-/// SLURM, an unset MASTER_ADDR is the job's first node (SLURM_JOB_NODELIST) and an unset
-/// MASTER_PORT is derived from SLURM_JOB_ID, so that two jobs sharing a node do not collide.
-/// Throws sdk::ConfigError for values that do not add up (a rank outside the world, a port that
-/// is not a number), naming the variable.
+/// when neither is set. Under SLURM, an unset MASTER_ADDR is the step's first node
+/// (SLURM_STEP_NODELIST, else SLURM_JOB_NODELIST) and an unset MASTER_PORT is derived from
+/// SLURM_JOB_ID, so that two jobs sharing a node do not collide. Throws sdk::ConfigError for
+/// values that do not add up (a rank outside the world, a port that is not a number), naming the
+/// variable.
 WorldInfo world_from_environment();
 
 /// The first host of a SLURM node list: "gpu[07-09,12],cpu1" -> "gpu07", "a,b" -> "a".
@@ -62,6 +62,11 @@ struct GlooNetwork {
 /// address, as a single machine may, fails on every other machine of a multi-node run.)
 /// Throws sdk::ConfigError for an empty interface name in GLOO_SOCKET_IFNAME.
 GlooNetwork gloo_network(const std::string& master_addr, const std::string& socket_ifname);
+
+/// The CUDA device a rank trains on: cuda:LOCAL_RANK, or cuda:0 when the process sees one GPU
+/// (the launcher bound each rank to its own: srun --gpus-per-task=1, CUDA_VISIBLE_DEVICES per
+/// rank). Throws sdk::ConfigError when the local rank has no device.
+int cuda_device_for_rank(int local_rank, int visible_devices);
 
 /// What carries the collectives of tensors on the training device.
 enum class Backend {
@@ -90,8 +95,9 @@ class PendingCollective {
   PendingCollective(PendingCollective&&) noexcept;
   PendingCollective& operator=(PendingCollective&&) noexcept;
 
-  /// Blocks until the collective completed (the wait counts as communication time); throws
-  /// when it failed or timed out. A second wait() returns at once.
+  /// Gloo: blocks until the collective completed, and throws when it failed or timed out. NCCL:
+  /// orders the current CUDA stream after it (the result is ready for what the stream runs
+  /// next). The wait counts as communication time. A second wait() returns at once.
   void wait();
   bool started() const { return work_ != nullptr; }
 
@@ -101,9 +107,11 @@ class PendingCollective {
   std::unique_ptr<Work> work_;
 };
 
-/// One process group for the run. Collective calls block until every rank takes part or the
-/// timeout passes, which then throws (a rank that died does not hang the others). Every rank
-/// must call the same collectives in the same order: c10d matches them by order.
+/// One process group for the run. Over Gloo, collective calls block until every rank takes part
+/// or the timeout passes, which then throws (a rank that died does not hang the others). Over
+/// NCCL, waiting makes the current CUDA stream wait and returns; a dead peer shows when the host
+/// next reads a result, after NCCL's watchdog times out (the launcher stops such a rank). Every
+/// rank must call the same collectives in the same order: c10d matches them by order.
 class ProcessGroup {
  public:
   /// Rendezvous at master_addr:master_port (rank 0 serves the store) and build the Gloo group,

@@ -34,6 +34,10 @@ struct Progress {
 std::int64_t remap_data_position(const Progress& saved, std::int64_t world_size, std::int64_t batch,
                                  std::int64_t accum);
 
+/// The optimizer steps done, counted in the new setup's steps, for a progress whose data position
+/// was re-mapped: whole epochs of `steps_per_epoch` plus the steps of the epoch in progress.
+std::int64_t remapped_step(const Progress& remapped, std::int64_t steps_per_epoch, std::int64_t accum);
+
 /// Everything a run needs to continue exactly: model, optimizer moments, EMA, loss scale, the
 /// criterion's random generator and the progress. Saved as one safetensors file (atomic: a
 /// killed write leaves the previous state intact) with the progress in its metadata.
