@@ -83,6 +83,9 @@ else
   # NCCL refuses two ranks on one GPU: a one-rank group that still communicates.
   timeout 180 build-gpu/bin/gpu_tests --gtest_filter='*/OneRankGroup.*/Nccl' > "$results/nccl.txt" 2>&1
   stamp "nccl, one rank on one GPU (status $?)"
+  # The same cases with CUDA tensors over Gloo: a fault here too is the CUDA path's, not NCCL's.
+  timeout 120 build-gpu/bin/gpu_tests --gtest_filter='*/OneRankGroup.*/GlooCuda' > "$results/gloo_cuda.txt" 2>&1
+  stamp "gloo with CUDA tensors, one rank (status $?)"
 fi
 fi
 

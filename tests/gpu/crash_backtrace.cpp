@@ -49,6 +49,15 @@ void print_backtrace_and_die(int signal, siginfo_t* info, void* context) {
   const int length = std::snprintf(text, sizeof text, "\n*** fatal signal %d at pc %#lx, address %p, thread %d\n",
                                    signal, static_cast<unsigned long>(pc), info->si_addr, static_cast<int>(gettid()));
   write_text(text, static_cast<std::size_t>(length));
+  // The thread's name: PyTorch names its own (pt_nccl_watchdg, pt_autograd_0, ...).
+  const int comm = open("/proc/thread-self/comm", O_RDONLY);
+  if (comm >= 0) {
+    char name[64];
+    const ssize_t got = read(comm, name, sizeof name);
+    close(comm);
+    write_text("thread name: ", 13);
+    if (got > 0) write_text(name, static_cast<std::size_t>(got));
+  }
   write_text("instruction:\n", 13);
   print_mapping_of(pc);
   write_text("address:\n", 9);
