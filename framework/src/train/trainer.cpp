@@ -263,8 +263,10 @@ TrainOutcome StageTrainer::run() {
         bar.clear();
         if (stop) {
           if (main_) save_state(epoch, (s + 1) * accum_);
-          log.warn("stopped by signal {}: state saved at epoch {} step {}; continue with --resume {}",
-                   StopSignal::requested(), epoch + 1, progress_.step, setup_.run.root().string());
+          const int signal_number = StopSignal::requested();
+          log.warn("stopped by {}: state saved at epoch {} step {}; continue with --resume {}",
+                   signal_number ? "signal " + std::to_string(signal_number) : std::string("a signal to another rank"),
+                   epoch + 1, progress_.step, setup_.run.root().string());
           outcome.interrupted = true;
           outcome.steps = progress_.step;
           return outcome;
