@@ -5,6 +5,7 @@
 // (bench/gpu/run.sh runs them); the same cases over Gloo on the CPU run everywhere.
 #include <cstdio>
 #include <filesystem>
+#include <ostream>
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -27,6 +28,9 @@ struct Case {
   Backend backend;
   torch::DeviceType device;
 };
+
+// gtest would print the struct's bytes, padding included (valgrind flags those as uninitialised).
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 class OneRankGroup : public ::testing::TestWithParam<Case> {
  protected:

@@ -11,6 +11,7 @@
 #include <spdlog/sinks/null_sink.h>
 #include <torch/torch.h>
 
+#include "rtseg/framework/distributed/gradient_reducer.h"
 #include "rtseg/framework/distributed/process_group.h"
 #include "rtseg/framework/recipe_document.h"
 #include "rtseg/framework/train/trainer.h"
@@ -49,6 +50,38 @@ void train_with_fault_on_rank1(ProcessGroup& group, const std::filesystem::path&
   }
 }
 
+// Rank 1 runs out of memory in step 1's optimizer update, after the ranks agreed on the step:
+// the first allocation over the threshold once the step's last collective (the vote) started.
+// A step starts 1 (object counts) + one per gradient bucket + 1 (the vote) collectives.
+void train_with_fault_in_rank1s_update(ProcessGroup& group, const std::filesystem::path& out) {
+  torch::set_num_threads(1);
+  auto runtime = rtseg::testing::make_test_runtime();
+  std::optional<rtseg::testing::FailingAllocatorScope> failing;
+  if (group.rank() == 1) failing.emplace();
+  auto logger = std::make_shared<spdlog::logger>("oom", std::make_shared<spdlog::sinks::null_sink_mt>());
+  train::TrainerSetup setup =
+      rtseg::testing::oom_trainer_setup(*runtime, out / ("rank" + std::to_string(group.rank())), "retry",
+                                        std::make_shared<rtseg::testing::ArmingScheduler>(nullptr, 1), logger);
+  setup.process_group = &group;
+  const std::int64_t buckets = GradientReducer(setup.model->parameters(), group).bucket_count();
+  const auto after_the_vote = [&group, buckets] {
+    const std::int64_t vote = group.collectives_started() + 1 + buckets + 1;
+    return std::function<bool()>([&group, vote] { return group.collectives_started() >= vote; });
+  };
+  setup.scheduler = std::make_shared<rtseg::testing::ArmingScheduler>(failing ? &failing->allocator() : nullptr, 1,
+                                                                      after_the_vote);
+  std::ofstream report(out / ("rank" + std::to_string(group.rank()) + ".txt"));
+  try {
+    const train::TrainOutcome outcome = train::train(setup);
+    report << "trained " << outcome.steps << " steps\n";
+  } catch (const std::exception& error) {
+    report << "error: " << error.what() << "\n";
+  }
+  if (failing) report << "faults: " << failing->allocator().faults() << "\n";
+}
+
+const rtseg::testing::RankRoleRegistration kOomInUpdate("oom_in_update", {train_with_fault_in_rank1s_update,
+                                                                          std::chrono::seconds(60)});
 const rtseg::testing::RankRoleRegistration kOomRetry(
     "oom_retry", {[](ProcessGroup& group, const std::filesystem::path& out) {
                     train_with_fault_on_rank1(group, out, "retry");
@@ -93,6 +126,23 @@ TEST(Distributed, OutOfMemoryOnOneRankStopsAllRanksWithTheAdvice) {
   // Rank 0 had memory enough, yet it stops with the same advice instead of waiting for rank 1.
   EXPECT_THAT(read_text(dir.path() / "rank0.txt"), HasSubstr("--batch 2 --accum 2"));
   EXPECT_THAT(read_text(dir.path() / "rank1.txt"), HasSubstr("--batch 2 --accum 2"));
+}
+
+// After the ranks' vote the others have applied the step, so --oom retry cannot repeat it on one
+// rank alone: that rank stops with the advice, the other fails at its next collective, and
+// neither hangs.
+TEST(Distributed, OutOfMemoryInTheUpdateEndsTheRunOnEveryRank) {
+  rtseg::testing::TempDir dir;
+  ASSERT_THAT(rtseg::testing::run_two_ranks("oom_in_update", dir.path(), std::chrono::seconds(180)),
+              ::testing::ElementsAre(0, 0));
+  const std::string rank1 = read_text(dir.path() / "rank1.txt");
+  EXPECT_THAT(rank1, HasSubstr("faults: 1"));
+  EXPECT_THAT(rank1, HasSubstr("error: the device ran out of memory"));
+  EXPECT_THAT(rank1, HasSubstr("--batch 2 --accum 2"));
+  EXPECT_THAT(rank1, HasSubstr("in the optimizer update"));
+  const std::string rank0 = read_text(dir.path() / "rank0.txt");
+  EXPECT_THAT(rank0, ::testing::StartsWith("error: distributed training, rank 0 of 2: "));
+  EXPECT_THAT(rank0, HasSubstr("Another rank most likely stopped first"));
 }
 
 }  // namespace

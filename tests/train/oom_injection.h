@@ -1,12 +1,14 @@
 // Out of memory during training, injected: a CPU allocator that throws LibTorch's out-of-memory
 // error (the type and message a CUDA OOM has) at the next allocation over a threshold once armed,
 // armed by a scheduler when the trainer asks for step k's learning rate -- so the fault lands in
-// step k's forward pass, as a real OOM would.
+// step k's forward pass, as a real OOM would. A condition given with arm() holds the fault back
+// until it is true (a later phase of the step).
 #pragma once
 
 #include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -40,7 +42,7 @@ class FailingAllocator final : public c10::Allocator {
   explicit FailingAllocator(c10::Allocator* base) : base_(base) {}
 
   c10::DataPtr allocate(std::size_t bytes) RTSEG_ALLOCATE_CONST override {
-    if (armed_.load() && bytes > threshold_) {
+    if (armed_.load() && bytes > threshold_ && (!when_ || when_())) {
       armed_ = false;  // one fault
       ++faults_;
       TORCH_CHECK_WITH(OutOfMemoryError, false, "CUDA out of memory. Tried to allocate ", bytes,
@@ -54,8 +56,10 @@ class FailingAllocator final : public c10::Allocator {
     std::memcpy(destination, source, count);
   }
 
-  void arm(std::size_t threshold) {
+  /// Set before arming, on the thread that arms: `when` is read, never written, while armed.
+  void arm(std::size_t threshold, std::function<bool()> when = {}) {
     threshold_ = threshold;
+    when_ = std::move(when);
     armed_ = true;
   }
   int faults() const { return faults_.load(); }
@@ -63,6 +67,7 @@ class FailingAllocator final : public c10::Allocator {
  private:
   c10::Allocator* base_;
   std::size_t threshold_ = 0;
+  std::function<bool()> when_;
   mutable std::atomic<bool> armed_{false};
   mutable std::atomic<int> faults_{0};
 };
@@ -84,18 +89,24 @@ class FailingAllocatorScope {
   FailingAllocator failing_;
 };
 
-/// Constant learning rate; arms the allocator (when given) as step `step` asks for its rate.
+/// Constant learning rate; arms the allocator (when given) as step `step` asks for its rate, with
+/// the condition `make_when()` returns then (none: the fault lands in that step's forward pass).
 class ArmingScheduler final : public sdk::Scheduler {
  public:
-  ArmingScheduler(FailingAllocator* allocator, std::int64_t step) : allocator_(allocator), step_(step) {}
+  ArmingScheduler(FailingAllocator* allocator, std::int64_t step,
+                  std::function<std::function<bool()>()> make_when = {})
+      : allocator_(allocator), step_(step), make_when_(std::move(make_when)) {}
   double factor(std::int64_t step, const sdk::ScheduleLength&) const override {
-    if (allocator_ && step == step_ && !fired_.exchange(true)) allocator_->arm(1024);
+    if (allocator_ && step == step_ && !fired_.exchange(true)) {
+      allocator_->arm(1024, make_when_ ? make_when_() : std::function<bool()>());
+    }
     return 1.0;
   }
 
  private:
   FailingAllocator* allocator_;
   std::int64_t step_;
+  std::function<std::function<bool()>()> make_when_;
   mutable std::atomic<bool> fired_{false};
 };
 

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <string>
 
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -20,6 +21,23 @@ namespace {
 
 // The CommunicationScopes open in this thread: only the outermost one counts.
 thread_local int open_scopes = 0;
+
+// A collective that fails on one rank almost always failed because another rank stopped (its
+// connections closed) or stopped answering (the timeout): say so, since the backend's own text
+// ("Connection closed by peer") names neither the operation nor where to look.
+template <typename Call>
+auto with_context(const ProcessGroup& group, const std::string& operation, Call call) -> decltype(call()) {
+  try {
+    return call();
+  } catch (const sdk::Error&) {
+    throw;
+  } catch (const std::exception& error) {
+    throw sdk::Error("distributed training, rank " + std::to_string(group.rank()) + " of " +
+                     std::to_string(group.world_size()) + ": " + operation + " with the other ranks failed (" +
+                     error.what() +
+                     "). Another rank most likely stopped first, or stopped answering: its log says why.");
+  }
+}
 
 }  // namespace
 
@@ -47,8 +65,9 @@ void PendingCollective::wait() {
   if (!work_) return;
   ProcessGroup::CommunicationScope timed(*work_->group);
   const c10::intrusive_ptr<c10d::Work> work = std::move(work_->work);
+  ProcessGroup& group = *work_->group;
   work_.reset();
-  work->wait();
+  with_context(group, "a gradient all-reduce", [&work] { return work->wait(); });
 }
 
 struct ProcessGroup::State {
@@ -158,7 +177,7 @@ void ProcessGroup::broadcast(std::vector<torch::Tensor> tensors) {
   for (const torch::Tensor& tensor : tensors) {
     std::vector<torch::Tensor> one{tensor.detach()};  // same storage, outside autograd
     ++collectives_started_;
-    state_->broadcast(one)->wait();
+    with_context(*this, "the broadcast from rank 0", [&] { return state_->broadcast(one)->wait(); });
   }
 }
 
@@ -170,7 +189,8 @@ PendingCollective ProcessGroup::start_sum(torch::Tensor tensor) {
   pending.work_ = std::make_unique<PendingCollective::Work>();
   pending.work_->group = this;
   ++collectives_started_;
-  pending.work_->work = state_->allreduce(one, c10d::AllreduceOptions());
+  pending.work_->work =
+      with_context(*this, "a gradient all-reduce", [&] { return state_->allreduce(one, c10d::AllreduceOptions()); });
   return pending;
 }
 
@@ -187,7 +207,7 @@ void ProcessGroup::average(const std::vector<torch::Tensor>& tensors, std::int64
     for (const torch::Tensor& t : bucket) views.push_back(t.reshape({-1}));
     std::vector<torch::Tensor> flat{torch::cat(views)};
     ++collectives_started_;
-    state_->allreduce(flat, c10d::AllreduceOptions())->wait();
+    with_context(*this, "an all-reduce", [&] { return state_->allreduce(flat, c10d::AllreduceOptions())->wait(); });
     flat[0].div_(world_.world_size);  // after wait(): Gloo has no AVG
     std::int64_t offset = 0;
     for (const torch::Tensor& t : bucket) {
@@ -215,7 +235,7 @@ void ProcessGroup::sum(torch::Tensor& tensor) {
   CommunicationScope timed(*this);
   std::vector<torch::Tensor> one{tensor};
   ++collectives_started_;
-  state_->allreduce(one, c10d::AllreduceOptions())->wait();
+  with_context(*this, "an all-reduce", [&] { return state_->allreduce(one, c10d::AllreduceOptions())->wait(); });
 }
 
 bool ProcessGroup::any(bool flag) {
@@ -232,7 +252,7 @@ std::int64_t ProcessGroup::minimum(std::int64_t value) {
   c10d::AllreduceOptions options;
   options.reduceOp = c10d::ReduceOp::MIN;
   ++collectives_started_;
-  state_->gloo->allreduce(one, options)->wait();
+  with_context(*this, "an all-reduce", [&] { return state_->gloo->allreduce(one, options)->wait(); });
   return one[0].item<std::int64_t>();
 }
 
@@ -243,7 +263,8 @@ std::vector<std::vector<std::uint8_t>> ProcessGroup::gather_to_rank0(const std::
   std::vector<torch::Tensor> sizes{torch::zeros({world_.world_size}, torch::kLong)};
   sizes[0][world_.rank] = static_cast<std::int64_t>(bytes.size());
   ++collectives_started_;
-  state_->gloo->allreduce(sizes, c10d::AllreduceOptions())->wait();
+  with_context(*this, "gathering results on rank 0",
+               [&] { return state_->gloo->allreduce(sizes, c10d::AllreduceOptions())->wait(); });
   const torch::Tensor size_list = sizes[0].contiguous();
   const std::int64_t* size_of = size_list.data_ptr<std::int64_t>();
   const std::int64_t largest = std::max<std::int64_t>(1, size_list.max().item<std::int64_t>());
@@ -258,7 +279,8 @@ std::vector<std::vector<std::uint8_t>> ProcessGroup::gather_to_rank0(const std::
   c10d::GatherOptions options;
   options.rootRank = 0;
   ++collectives_started_;
-  state_->gloo->gather(outputs, input, options)->wait();
+  with_context(*this, "gathering results on rank 0",
+               [&] { return state_->gloo->gather(outputs, input, options)->wait(); });
   std::vector<std::vector<std::uint8_t>> gathered;
   if (world_.rank != 0) return gathered;
   for (int r = 0; r < world_.world_size; ++r) {
@@ -275,14 +297,15 @@ std::string ProcessGroup::share(const std::string& key, const std::string& value
     state_->store->set(name, std::vector<std::uint8_t>(value.begin(), value.end()));
     return value;
   }
-  const std::vector<std::uint8_t> bytes = state_->store->get(name);  // waits for rank 0
+  const std::vector<std::uint8_t> bytes =  // waits for rank 0
+      with_context(*this, "waiting for rank 0's '" + key + "'", [&] { return state_->store->get(name); });
   return std::string(bytes.begin(), bytes.end());
 }
 
 void ProcessGroup::barrier() {
   if (skip_collectives_) return;
   ++collectives_started_;
-  state_->gloo->barrier()->wait();
+  with_context(*this, "a barrier", [&] { return state_->gloo->barrier()->wait(); });
 }
 
 }  // namespace rtseg::framework::distributed

@@ -185,18 +185,20 @@ TrainOutcome StageTrainer::run() {
       // Out of memory: one process gets the error; data-parallel ranks all get out_of_memory
       // in the result (TrainStep has them agree), so all take the same branch below.
       bool out_of_memory = false;
+      bool may_retry = true;
       try {
         result = step.run(micro_batches, size, factor, generator_);
         out_of_memory = result.out_of_memory;
       } catch (const std::exception& error) {
-        // With several ranks, an error that escapes the step came after their vote (in the
-        // update): the others completed the step, so this rank cannot retry it alone. It ends
-        // the run (the others follow at their next collective).
-        if (!is_out_of_memory(error.what()) || group_) throw;
+        if (!is_out_of_memory(error.what())) throw;
         out_of_memory = true;
+        // With several ranks, an out-of-memory that escapes the step came after their vote (in
+        // the update): the others completed the step, so this rank cannot retry it alone. It
+        // stops with the advice; the others fail at their next collective.
+        may_retry = group_ == nullptr;
       }
       if (out_of_memory) {
-        if (options_.on_oom == "retry" && batch_ > 1) {
+        if (options_.on_oom == "retry" && batch_ > 1 && may_retry) {
           // Continue from the last completed step with half the batch and twice the accumulation:
           // the same images per step, the same effective batch.
           micro_batches.clear();
@@ -216,7 +218,9 @@ TrainOutcome StageTrainer::run() {
         MemorySettings memory{batch_, accum_, setup_.recipe.model.resolution,
                               model_.backbone().size_divisibility(), options_.multi_scale, options_.workers,
                               setup_.recipe.model.num_queries, options_.gradient_checkpointing, options_.amp};
-        throw sdk::Error(out_of_memory_advice(memory));
+        throw sdk::Error(out_of_memory_advice(memory) +
+                         (may_retry ? "" : "\n(On this rank, in the optimizer update: the other ranks had applied the step, "
+                                           "so it could not be retried.)"));
       }
       ++progress_.step;
       images_done += result.images;
