@@ -17,6 +17,9 @@
 #   memory.txt     where a step's memory goes (rtseg_bench_memory_breakdown)
 #   nccl.txt       one GPU: NCCL collectives, the gradient reducer and the trainer in a one-rank
 #                  group (gpu_tests); 2+ GPUs: the quickstart over NCCL, one rank per GPU
+#   nccl_*.txt     one GPU, when nccl.txt failed: the trainer case again, alone, without the NCCL
+#                  monitor threads, and under gdb (every thread's stack at the fault)
+#   gloo_cuda.txt  one GPU: the same cases with CUDA tensors over Gloo
 #   plan.txt       `rtseg plan` for 4/6/8/16 GiB cards (docs/memory.md)
 # RTSEG_GPU_PARTS picks parts (default: all): parity steps memory plan infer quickstart nccl knobs sizes
 set -u
@@ -82,7 +85,24 @@ if [ "$gpus" -ge 2 ]; then
 else
   # NCCL refuses two ranks on one GPU: a one-rank group that still communicates.
   timeout 180 build-gpu/bin/gpu_tests --gtest_filter='*/OneRankGroup.*/Nccl' > "$results/nccl.txt" 2>&1
-  stamp "nccl, one rank on one GPU (status $?)"
+  nccl_status=$?
+  stamp "nccl, one rank on one GPU (status $nccl_status)"
+  if [ "$nccl_status" -ne 0 ]; then
+    # Where it failed: the trainer case alone with NCCL's own logging, then without PyTorch's
+    # NCCL monitor threads and flight recorder, then (where the machine has gdb) every thread's
+    # stack at the fault.
+    one='--gtest_filter=*/OneRankGroup.TheTrainerRunsItsSteps/Nccl'
+    NCCL_DEBUG=WARN TORCH_CPP_LOG_LEVEL=INFO timeout 120 build-gpu/bin/gpu_tests "$one" > "$results/nccl_alone.txt" 2>&1
+    stamp "nccl trainer case alone (status $?)"
+    TORCH_NCCL_ENABLE_MONITORING=0 TORCH_NCCL_TRACE_BUFFER_SIZE=0 TORCH_NCCL_DUMP_ON_TIMEOUT=0 \
+      timeout 120 build-gpu/bin/gpu_tests "$one" > "$results/nccl_no_monitor.txt" 2>&1
+    stamp "nccl trainer case without the monitor threads (status $?)"
+    if command -v gdb > /dev/null; then
+      timeout 150 gdb -q -batch -ex 'set pagination off' -ex run -ex 'info sharedlibrary' -ex 'thread apply all bt 30' \
+        --args build-gpu/bin/gpu_tests "$one" > "$results/nccl_gdb.txt" 2>&1
+      stamp "nccl trainer case under gdb (status $?)"
+    fi
+  fi
   # The same cases with CUDA tensors over Gloo: a fault here too is the CUDA path's, not NCCL's.
   timeout 120 build-gpu/bin/gpu_tests --gtest_filter='*/OneRankGroup.*/GlooCuda' > "$results/gloo_cuda.txt" 2>&1
   stamp "gloo with CUDA tensors, one rank (status $?)"
