@@ -88,13 +88,13 @@ else
   nccl_status=$?
   stamp "nccl, one rank on one GPU (status $nccl_status)"
   if [ "$nccl_status" -ne 0 ]; then
-    # Where it failed: the trainer case alone with NCCL's own logging, then without PyTorch's
-    # NCCL monitor threads and flight recorder, then (where the machine has gdb) every thread's
-    # stack at the fault.
+    # Where it failed: the trainer case alone with NCCL's own logging; then without PyTorch's
+    # NCCL threads (blocking wait: no watchdog, no heartbeat monitor) and flight recorder; then
+    # (where the machine has gdb) every thread's stack at the fault.
     one='--gtest_filter=*/OneRankGroup.TheTrainerRunsItsSteps/Nccl'
-    NCCL_DEBUG=WARN TORCH_CPP_LOG_LEVEL=INFO timeout 120 build-gpu/bin/gpu_tests "$one" > "$results/nccl_alone.txt" 2>&1
+    NCCL_DEBUG=INFO NCCL_DEBUG_SUBSYS=INIT,ENV TORCH_CPP_LOG_LEVEL=INFO timeout 120 build-gpu/bin/gpu_tests "$one" > "$results/nccl_alone.txt" 2>&1
     stamp "nccl trainer case alone (status $?)"
-    TORCH_NCCL_ENABLE_MONITORING=0 TORCH_NCCL_TRACE_BUFFER_SIZE=0 TORCH_NCCL_DUMP_ON_TIMEOUT=0 \
+    TORCH_NCCL_BLOCKING_WAIT=1 TORCH_NCCL_ENABLE_MONITORING=0 TORCH_NCCL_TRACE_BUFFER_SIZE=0 \
       timeout 120 build-gpu/bin/gpu_tests "$one" > "$results/nccl_no_monitor.txt" 2>&1
     stamp "nccl trainer case without the monitor threads (status $?)"
     if command -v gdb > /dev/null; then
