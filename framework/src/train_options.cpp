@@ -94,6 +94,9 @@ TrainOptions train_options_from(sdk::ConfigReader& reader) {
   o.dist_backend = reader.choice("dist_backend", o.dist_backend, {"auto", "gloo", "nccl"},
                                  "distributed training (several processes): what carries the collectives; auto = "
                                  "NCCL on CUDA devices when the build has it, else Gloo");
+  o.dist_timeout = reader.get("dist_timeout", o.dist_timeout,
+                              "distributed training: minutes a rank waits for the others in one collective before "
+                              "it fails (the others wait through rank 0's validation and checkpoints)");
   o.threads = reader.get("threads", o.threads, "CPU threads for LibTorch (0: all cores)");
   o.output_dir = reader.get("output_dir", o.output_dir,
                             "folder of run folders <stage>_<size>_<resolution>_<n>");
@@ -121,6 +124,7 @@ TrainOptions train_options_from(sdk::ConfigReader& reader) {
   reader.check(o.clip_max_norm >= 0, "clip_max_norm", "must not be negative (0: no clipping).");
   reader.check(o.ema_decay >= 0 && o.ema_decay < 1, "ema_decay", "must be in [0, 1).");
   reader.check(o.ema_tau >= 0, "ema_tau", "must not be negative (0: no warm-up).");
+  reader.check(o.dist_timeout > 0, "dist_timeout", "must be positive (minutes).");
   reader.check(o.threads >= 0, "threads", "must not be negative (0: all cores).");
   reader.check(o.checkpoint_interval >= 1, "checkpoint_interval", "must be at least 1.");
   return o;

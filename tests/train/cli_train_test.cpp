@@ -128,6 +128,7 @@ TEST(CliTrain, TorchrunLaunchesRanksAndReportsTheirErrors) {
   Result launched = run_command(torchrun + " 2>&1");
   ASSERT_EQ(launched.code, 0) << launched.output;
   EXPECT_THAT(launched.output, HasSubstr("rank 0 of 2"));
+  EXPECT_THAT(launched.output, HasSubstr("torchrun's store, timeout 30 min)"));
   // The summary once, from rank 0 (torchrun prefixes each rank's output with [default<rank>]:).
   EXPECT_THAT(launched.output, HasSubstr("[default0]:stage 'train'"));
   EXPECT_THAT(launched.output, ::testing::Not(HasSubstr("[default1]:stage 'train'")));
@@ -157,9 +158,10 @@ TEST(CliTrain, NprocStartsLocalRanksThatShareOneRun) {
   fs::create_directories(work);
   std::ofstream(work / "tiny.toml") << testing::tiny_recipe(work / "runs");
   const Result train = run("train --recipe " + (work / "tiny.toml").string() +
-                           " --nproc 2 --batch 1 --epochs 1 --max_steps 2");
+                           " --nproc 2 --batch 1 --epochs 1 --max_steps 2 --set train.dist_timeout=5");
   ASSERT_EQ(train.code, 0) << train.output;
   EXPECT_THAT(train.output, HasSubstr("started 2 ranks on this machine"));
+  EXPECT_THAT(train.output, HasSubstr("timeout 5 min)"));
   // The two ranks share the cores rather than each taking all of them.
   const int share = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2);
   EXPECT_THAT(train.output, HasSubstr("cpu: " + std::to_string(share) + " LibTorch threads"));
@@ -176,6 +178,10 @@ TEST(CliTrain, NprocStartsLocalRanksThatShareOneRun) {
   ::unsetenv("WORLD_SIZE");
   EXPECT_EQ(refused.code, 2);
   EXPECT_THAT(refused.output, HasSubstr("--nproc with WORLD_SIZE already set"));
+
+  const Result no_timeout = run("train --recipe " + (work / "tiny.toml").string() + " --set train.dist_timeout=0");
+  EXPECT_NE(no_timeout.code, 0);
+  EXPECT_THAT(no_timeout.output, HasSubstr("train.dist_timeout: must be positive (minutes)."));
   fs::remove_all(work);
 }
 

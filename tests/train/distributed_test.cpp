@@ -106,6 +106,26 @@ const rtseg::testing::RankRoleRegistration kDie("die", {[](ProcessGroup& group, 
   }
 }});
 
+// Rank 1 is alive but does not answer for longer than the group's timeout (2 s); rank 0 must fail
+// within it rather than wait. Rank 1 marks when it wakes, so rank 0 can tell it did not wait.
+const rtseg::testing::RankRoleRegistration kHang(
+    "hang", {[](ProcessGroup& group, const std::filesystem::path& out) {
+               if (group.rank() == 1) {
+                 std::this_thread::sleep_for(std::chrono::seconds(6));
+                 std::ofstream(out / "rank1_awake.txt") << "awake\n";
+                 std::_Exit(0);
+               }
+               try {
+                 torch::Tensor value = torch::ones({8});
+                 group.sum(value);
+                 std::ofstream(out / "rank0.txt") << "no error\n";
+               } catch (const std::exception& error) {
+                 const bool waited = std::filesystem::exists(out / "rank1_awake.txt");
+                 std::ofstream(out / "rank0.txt") << (waited ? "waited; " : "") << "error: " << error.what() << "\n";
+               }
+             },
+             std::chrono::seconds(2)});
+
 // What rank 0 shares through the store, as every rank received it.
 const rtseg::testing::RankRoleRegistration kShare("share", {[](ProcessGroup& group, const std::filesystem::path& out) {
   const std::string value = group.share("probe", group.rank() == 0 ? "from rank 0" : "");
@@ -229,6 +249,14 @@ TEST(Distributed, ARankThatDiesMakesTheOthersFailInsteadOfHanging) {
   // Named as what it is (the backend's own text only says a connection closed).
   EXPECT_THAT(text, ::testing::StartsWith("error: distributed training, rank 0 of 2: "));
   EXPECT_THAT(text, ::testing::HasSubstr("with the other ranks failed"));
+}
+
+TEST(Distributed, ARankThatStopsAnsweringMakesTheOthersFailAfterTheTimeout) {
+  rtseg::testing::TempDir dir;
+  EXPECT_THAT(run_two_ranks("hang", dir.path()), ::testing::ElementsAre(0, 0));
+  const std::string text = rtseg::testing::read_text(dir.path() / "rank0.txt");
+  EXPECT_THAT(text, ::testing::StartsWith("error: distributed training, rank 0 of 2: an all-reduce"));
+  EXPECT_THAT(text, ::testing::HasSubstr("train.dist_timeout"));
 }
 
 // Ranks on other machines see rank 0's run folder through a shared filesystem, which may show a

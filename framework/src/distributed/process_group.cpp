@@ -35,7 +35,8 @@ auto with_context(const ProcessGroup& group, const std::string& operation, Call 
     throw sdk::Error("distributed training, rank " + std::to_string(group.rank()) + " of " +
                      std::to_string(group.world_size()) + ": " + operation + " with the other ranks failed (" +
                      error.what() +
-                     "). Another rank most likely stopped first, or stopped answering: its log says why.");
+                     "). Another rank most likely stopped first (its log says why), or stopped answering for longer than "
+                     "train.dist_timeout.");
   }
 }
 

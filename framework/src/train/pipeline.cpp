@@ -275,11 +275,12 @@ std::unique_ptr<distributed::ProcessGroup> join_process_group(Runtime& runtime, 
   if (world.rank == 0) {
     runtime.logger()->info("waiting for {} ranks at {}:{}", world.world_size, world.master_addr, world.master_port);
   }
-  auto group = std::make_unique<distributed::ProcessGroup>(world, std::chrono::minutes(30), backend);
+  const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(recipe.train.dist_timeout * 60000.0));
+  auto group = std::make_unique<distributed::ProcessGroup>(world, timeout, backend);
   if (world.rank != 0) runtime.logger()->set_level(spdlog::level::warn);  // rank 0 speaks for the run
-  runtime.logger()->info("rank {} of {} (c10d {}, rendezvous at {}:{}{})", world.rank, world.world_size,
-                         distributed::to_string(backend), world.master_addr, world.master_port,
-                         world.agent_store ? ", torchrun's store" : "");
+  runtime.logger()->info("rank {} of {} (c10d {}, rendezvous at {}:{}{}, timeout {:g} min)", world.rank,
+                         world.world_size, distributed::to_string(backend), world.master_addr, world.master_port,
+                         world.agent_store ? ", torchrun's store" : "", recipe.train.dist_timeout);
   return group;
 }
 

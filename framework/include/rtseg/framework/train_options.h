@@ -65,6 +65,8 @@ struct TrainOptions {
   std::string device = "auto";
   /// Several processes: what carries the collectives, auto (NCCL on CUDA, Gloo on the CPU) | gloo | nccl.
   std::string dist_backend = "auto";
+  /// Several processes: minutes a rank waits for the others in one collective before it fails.
+  double dist_timeout = 30;
   std::int64_t threads = 0;  ///< 0: all cores
   std::string output_dir = "runs";
   std::int64_t checkpoint_interval = 10;
