@@ -22,6 +22,9 @@ namespace {
 // The CommunicationScopes open in this thread: only the outermost one counts.
 thread_local int open_scopes = 0;
 
+constexpr const char* kAllReduce = "an all-reduce with the other ranks";
+constexpr const char* kGradientAllReduce = "a gradient all-reduce with the other ranks";
+
 // A collective that fails on one rank almost always failed because another rank stopped (its
 // connections closed) or stopped answering (the timeout): say so, since the backend's own text
 // ("Connection closed by peer") names neither the operation nor where to look.
@@ -33,10 +36,10 @@ auto with_context(const ProcessGroup& group, const std::string& operation, Call 
     throw;
   } catch (const std::exception& error) {
     throw sdk::Error("distributed training, rank " + std::to_string(group.rank()) + " of " +
-                     std::to_string(group.world_size()) + ": " + operation + " with the other ranks failed (" +
+                     std::to_string(group.world_size()) + ": " + operation + " failed (" +
                      error.what() +
-                     "). Another rank most likely stopped first (its log says why), or stopped answering for longer than "
-                     "train.dist_timeout.");
+                     "). Another rank most likely stopped first (its log says why), or stopped answering for "
+                     "longer than train.dist_timeout.");
   }
 }
 
@@ -68,7 +71,7 @@ void PendingCollective::wait() {
   const c10::intrusive_ptr<c10d::Work> work = std::move(work_->work);
   ProcessGroup& group = *work_->group;
   work_.reset();
-  with_context(group, "a gradient all-reduce", [&work] { return work->wait(); });
+  with_context(group, kGradientAllReduce, [&work] { return work->wait(); });
 }
 
 struct ProcessGroup::State {
@@ -191,7 +194,7 @@ PendingCollective ProcessGroup::start_sum(torch::Tensor tensor) {
   pending.work_->group = this;
   ++collectives_started_;
   pending.work_->work =
-      with_context(*this, "a gradient all-reduce", [&] { return state_->allreduce(one, c10d::AllreduceOptions()); });
+      with_context(*this, kGradientAllReduce, [&] { return state_->allreduce(one, c10d::AllreduceOptions()); });
   return pending;
 }
 
@@ -208,7 +211,7 @@ void ProcessGroup::average(const std::vector<torch::Tensor>& tensors, std::int64
     for (const torch::Tensor& t : bucket) views.push_back(t.reshape({-1}));
     std::vector<torch::Tensor> flat{torch::cat(views)};
     ++collectives_started_;
-    with_context(*this, "an all-reduce", [&] { return state_->allreduce(flat, c10d::AllreduceOptions())->wait(); });
+    with_context(*this, kAllReduce, [&] { return state_->allreduce(flat, c10d::AllreduceOptions())->wait(); });
     flat[0].div_(world_.world_size);  // after wait(): Gloo has no AVG
     std::int64_t offset = 0;
     for (const torch::Tensor& t : bucket) {
@@ -236,7 +239,7 @@ void ProcessGroup::sum(torch::Tensor& tensor) {
   CommunicationScope timed(*this);
   std::vector<torch::Tensor> one{tensor};
   ++collectives_started_;
-  with_context(*this, "an all-reduce", [&] { return state_->allreduce(one, c10d::AllreduceOptions())->wait(); });
+  with_context(*this, kAllReduce, [&] { return state_->allreduce(one, c10d::AllreduceOptions())->wait(); });
 }
 
 bool ProcessGroup::any(bool flag) {
@@ -253,7 +256,7 @@ std::int64_t ProcessGroup::minimum(std::int64_t value) {
   c10d::AllreduceOptions options;
   options.reduceOp = c10d::ReduceOp::MIN;
   ++collectives_started_;
-  with_context(*this, "an all-reduce", [&] { return state_->gloo->allreduce(one, options)->wait(); });
+  with_context(*this, kAllReduce, [&] { return state_->gloo->allreduce(one, options)->wait(); });
   return one[0].item<std::int64_t>();
 }
 
@@ -306,7 +309,7 @@ std::string ProcessGroup::share(const std::string& key, const std::string& value
 void ProcessGroup::barrier() {
   if (skip_collectives_) return;
   ++collectives_started_;
-  with_context(*this, "a barrier", [&] { return state_->gloo->barrier()->wait(); });
+  with_context(*this, "a barrier with the other ranks", [&] { return state_->gloo->barrier()->wait(); });
 }
 
 }  // namespace rtseg::framework::distributed
