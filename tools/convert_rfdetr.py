@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Converts an RF-DETR checkpoint (.pth) into files rtseg reads.
+"""Converts an RF-DETR checkpoint (.pth) into files rtseg reads. Optional: rtseg reads .pth files
+itself, without Python (`rtseg recipe from-rfdetr CHECKPOINT.pth`); use this script to keep a
+checkpoint's weights as a .safetensors file, or to inspect one with PyTorch.
 
     python3 tools/convert_rfdetr.py CHECKPOINT.pth --out DIR [--ema]
 
@@ -194,7 +196,7 @@ def main(argv=None):
         print("note: the checkpoint has no 'args'; no config.json written (a recipe needs one)")
     else:
         print(f"wrote {options.out / 'config.json'}; make the recipe with: "
-              f"rtseg recipe from-rfdetr {options.out / 'config.json'}")
+              f"rtseg recipe from-rfdetr {options.out / 'config.json'} (or from the .pth itself)")
     return 0
 
 

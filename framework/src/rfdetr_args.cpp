@@ -1,13 +1,17 @@
 #include "rtseg/framework/rfdetr_args.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <cstdint>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <vector>
 
+#include "rtseg/framework/rfdetr/checkpoint.h"
 #include "rtseg/sdk/errors.h"
 
 namespace rtseg::framework {
@@ -329,7 +333,58 @@ void write_train(const Args& args, TomlWriter& out) {
   }
 }
 
+// RF-DETR's state-dict names of the windowed DINOv2 ViT.
+constexpr const char* kClassToken = "backbone.0.encoder.encoder.embeddings.cls_token";
+constexpr const char* kLayerPrefix = "backbone.0.encoder.encoder.encoder.layer.";
+constexpr std::int64_t kDinov2HeadWidth = 64;  // every DINOv2 preset: 384/6, 768/12, 1024/16
+
+// config.json's `dinov2` block (what write_model reads) from the checkpoint's tensors. Sets
+// `heads_assumed` when the head count is a guess (see recipe_from_rfdetr_checkpoint).
+Json vit_block(const rfdetr::Checkpoint& checkpoint, const Args& args, bool& heads_assumed) {
+  const auto token = checkpoint.model.find(kClassToken);
+  if (token == checkpoint.model.end() || token->second.dim() != 3) {
+    throw sdk::ConfigError(checkpoint.path.string() + ": its model has no " + kClassToken +
+                           " [1, 1, width]: it is not an RF-DETR model with a DINOv2 backbone.");
+  }
+  const std::int64_t width = token->second.size(2);
+  std::int64_t layers = 0;
+  for (const auto& entry : checkpoint.model) {
+    const std::string& name = entry.first;
+    if (name.rfind(kLayerPrefix, 0) != 0) continue;
+    layers = std::max<std::int64_t>(layers, std::atoll(name.c_str() + std::strlen(kLayerPrefix)) + 1);
+  }
+  const std::string encoder = args.text("encoder");
+  const std::string size = encoder.substr(encoder.rfind('_') + 1);
+  const auto preset = vit_preset(size);
+  std::int64_t heads = preset ? preset->num_heads : 0;
+  heads_assumed = !preset || preset->hidden_size != width;
+  if (heads_assumed) heads = width % kDinov2HeadWidth == 0 ? width / kDinov2HeadWidth : 1;
+  return Json{{"hidden_size", width}, {"num_attention_heads", heads}, {"num_hidden_layers", layers}};
+}
+
 }  // namespace
+
+std::string recipe_from_rfdetr_checkpoint(const rfdetr::Checkpoint& checkpoint) {
+  const std::string file = checkpoint.path.string();
+  if (!checkpoint.args.is_object()) {
+    throw sdk::ConfigError(file + ": has no 'args' (RF-DETR's training arguments), so the model it holds is "
+                           "unknown; start from a shipped recipe (--size rfdetr-*) instead.");
+  }
+  try {
+    Json args = checkpoint.args;
+    bool heads_assumed = false;
+    args["dinov2"] = vit_block(checkpoint, Args(args, ""), heads_assumed);
+    std::string recipe = recipe_from_rfdetr_args(args);
+    const std::size_t heads = recipe.find("\nnum_heads = ");
+    if (heads_assumed && heads != std::string::npos) {
+      recipe.insert(heads + 1, "# The checkpoint does not record the ViT's heads (no tensor shape shows them): "
+                               "DINOv2's head width 64 assumed.\n");
+    }
+    return recipe;
+  } catch (const sdk::ConfigError& error) {
+    throw sdk::ConfigError(file + ": " + error.what());
+  }
+}
 
 std::string recipe_from_rfdetr_args(const nlohmann::json& args) {
   if (!args.is_object()) {

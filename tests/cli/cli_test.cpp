@@ -216,6 +216,29 @@ TEST(Cli, InspectLoadsConvertedWeightsStrictly) {
   EXPECT_THAT(detector.err, HasSubstr("missing"));
 }
 
+TEST(Cli, RecipeFromAnRfdetrCheckpointBuildsAndLoadsItsWeights) {
+  // The first step, with no Python: the recipe of RF-DETR's own .pth, checked and built.
+  const std::filesystem::path checkpoints = std::filesystem::path(RTSEG_RFDETR_FIXTURES) / "checkpoints";
+  if (!std::filesystem::exists(checkpoints)) GTEST_SKIP() << "RF-DETR fixtures not found at " << checkpoints;
+  TempDir dir;
+  const std::string recipe = (dir / "r.toml").string();
+  const CommandResult made = rtseg("recipe from-rfdetr " + (checkpoints / "pretrained.pth").string() + " -o " + recipe);
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  EXPECT_EQ(made.out, "wrote " + recipe + "\n");
+  const CommandResult checked = rtseg("recipe check " + recipe);
+  EXPECT_EQ(checked.exit_code, 0) << checked.err;
+  // The checkpoint's model (model.safetensors holds it bit for bit) loads strictly into it.
+  const CommandResult inspected =
+      rtseg("inspect --recipe " + recipe + " --weights " + (checkpoints / "model.safetensors").string());
+  ASSERT_EQ(inspected.exit_code, 0) << inspected.err;
+  EXPECT_THAT(inspected.err, HasSubstr("loaded 344 tensors"));
+  // A file that is not a checkpoint: exit 1, the file and the problem named.
+  const std::string text = dir.write("notes.pth", "not a checkpoint").string();
+  const CommandResult bad = rtseg("recipe from-rfdetr " + text);
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.err, HasSubstr(text + ": not a PyTorch checkpoint"));
+}
+
 TEST(Cli, RecipeReferenceInTheDocsIsCurrent) {
   std::ifstream in(kSource / "docs/recipes.md");
   const std::string doc(std::istreambuf_iterator<char>(in), {});

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <toml++/toml.h>
+#include <torch/types.h>
 
 #include <filesystem>
 #include <fstream>
@@ -10,6 +11,7 @@
 
 #include "rtseg/framework/recipe.h"
 #include "rtseg/framework/recipe_document.h"
+#include "rtseg/framework/rfdetr/checkpoint.h"
 #include "rtseg/sdk/errors.h"
 
 namespace rtseg::framework {
@@ -253,6 +255,70 @@ TEST(RfdetrArgs, ArchitecturesRtsegCannotBuildAreRefused) {
   args = base_args();
   args["use_position_supervised_loss"] = true;
   expect_config_error(args, "'use_position_supervised_loss' is true");
+}
+
+// A checkpoint whose ViT is `width` wide with `layers` layers (only the tensors the recipe reads).
+rfdetr::Checkpoint checkpoint_of(const Json& args, std::int64_t width, int layers) {
+  rfdetr::Checkpoint checkpoint;
+  checkpoint.path = "ckpt.pth";
+  checkpoint.args = args;
+  checkpoint.model["backbone.0.encoder.encoder.embeddings.cls_token"] = torch::zeros({1, 1, width});
+  for (int layer = 0; layer < layers; ++layer) {
+    const std::string prefix = "backbone.0.encoder.encoder.encoder.layer." + std::to_string(layer);
+    checkpoint.model[prefix + ".norm1.weight"] = torch::zeros({width});
+  }
+  return checkpoint;
+}
+
+TEST(RfdetrArgs, CheckpointRecipesTakeTheViTShapeFromTheTensors) {
+  // Preset-sized (DINOv2-B, 12 layers): nothing beyond the preset.
+  const toml::table preset = toml::parse(recipe_from_rfdetr_checkpoint(checkpoint_of(base_args(), 768, 12)));
+  EXPECT_EQ(at<std::string>(preset, "model.backbone.encoder"), "base");
+  EXPECT_FALSE(preset.at_path("model.backbone.hidden_size"));
+  EXPECT_FALSE(preset.at_path("model.backbone.num_heads"));
+  // The preset's width with fewer layers keeps the preset's heads.
+  const toml::table shallow = toml::parse(recipe_from_rfdetr_checkpoint(checkpoint_of(base_args(), 768, 6)));
+  EXPECT_EQ(at<std::int64_t>(shallow, "model.backbone.hidden_size"), 768);
+  EXPECT_EQ(at<std::int64_t>(shallow, "model.backbone.num_heads"), 12);
+  EXPECT_EQ(at<std::int64_t>(shallow, "model.backbone.num_layers"), 6);
+  // Another width: heads of DINOv2's width 64, said in the recipe.
+  const std::string text = recipe_from_rfdetr_checkpoint(checkpoint_of(base_args(), 192, 4));
+  const toml::table narrow = toml::parse(text);
+  EXPECT_EQ(at<std::int64_t>(narrow, "model.backbone.hidden_size"), 192);
+  EXPECT_EQ(at<std::int64_t>(narrow, "model.backbone.num_heads"), 3);
+  EXPECT_EQ(at<std::int64_t>(narrow, "model.backbone.num_layers"), 4);
+  EXPECT_THAT(text, HasSubstr("# The checkpoint does not record the ViT's heads"));
+}
+
+TEST(RfdetrArgs, CheckpointRecipeErrorsNameTheFile) {
+  const auto error_of = [](const rfdetr::Checkpoint& checkpoint) -> std::string {
+    try {
+      recipe_from_rfdetr_checkpoint(checkpoint);
+    } catch (const sdk::ConfigError& error) {
+      return error.what();
+    }
+    return "no error";
+  };
+  EXPECT_THAT(error_of(checkpoint_of(Json(), 768, 12)), HasSubstr("ckpt.pth: has no 'args'"));
+  rfdetr::Checkpoint no_vit = checkpoint_of(base_args(), 768, 12);
+  no_vit.model.clear();
+  EXPECT_THAT(error_of(no_vit),
+              HasSubstr("ckpt.pth: its model has no backbone.0.encoder.encoder.embeddings.cls_token"));
+  Json args = base_args();
+  args.erase("hidden_dim");
+  EXPECT_THAT(error_of(checkpoint_of(args, 768, 12)), HasSubstr("ckpt.pth: RF-DETR args: 'hidden_dim' is missing"));
+}
+
+TEST(RfdetrArgs, FixtureCheckpointGivesTheTinyModelsRecipe) {
+  const fs::path file = fs::path(RTSEG_RFDETR_FIXTURES) / "checkpoints" / "pretrained.pth";
+  if (!fs::exists(file)) GTEST_SKIP() << "RF-DETR fixtures not found at " << RTSEG_RFDETR_FIXTURES;
+  const toml::table recipe = toml::parse(recipe_from_rfdetr_checkpoint(rfdetr::read_checkpoint(file)));
+  EXPECT_EQ(at<std::int64_t>(recipe, "model.num_classes"), 90);
+  EXPECT_EQ(at<std::int64_t>(recipe, "model.hidden_dim"), 64);
+  EXPECT_EQ(at<std::int64_t>(recipe, "model.backbone.hidden_size"), 64);
+  EXPECT_EQ(at<std::int64_t>(recipe, "model.backbone.num_layers"), 4);
+  EXPECT_EQ(at<std::int64_t>(recipe, "model.backbone.num_heads"), 1);  // assumed: RF-DETR's args do not say
+  EXPECT_EQ(at<std::string>(recipe, "model.seg_head.type"), "rfdetr_mask");
 }
 
 }  // namespace

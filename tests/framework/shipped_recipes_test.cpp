@@ -60,6 +60,47 @@ TEST(ShippedRecipes, VariantsMatchTheSeedSizeTable) {
   }
 }
 
+TEST(ShippedRecipes, RfDetrVariantsAreRfDetrsPublishedSizes) {
+  // RF-DETR 1.4.1's rfdetr/config.py: RFDETR{Nano,Small,Medium,Base,Large}Config and
+  // RFDETRSeg{Nano,Small,Medium,Large,XLarge,2XLarge}Config (all DINOv2-S windowed, hidden 256).
+  struct Row {
+    const char* size;
+    std::int64_t patch, windows, resolution, positional_encoding, dec_layers, queries;
+  };
+  const Row rows[] = {{"rfdetr-nano", 16, 2, 384, 24, 2, 300},       {"rfdetr-small", 16, 2, 512, 32, 3, 300},
+                      {"rfdetr-medium", 16, 2, 576, 36, 4, 300},     {"rfdetr-base", 14, 4, 560, 37, 3, 300},
+                      {"rfdetr-large", 16, 2, 704, 44, 4, 300},      {"rfdetr-seg-nano", 12, 1, 312, 26, 4, 100},
+                      {"rfdetr-seg-small", 12, 2, 384, 32, 4, 100},  {"rfdetr-seg-medium", 12, 2, 432, 36, 5, 200},
+                      {"rfdetr-seg-large", 12, 2, 504, 42, 5, 200},  {"rfdetr-seg-xlarge", 12, 2, 624, 52, 6, 300},
+                      {"rfdetr-seg-2xlarge", 12, 2, 768, 64, 6, 300}};
+  const auto dir = std::filesystem::path(RTSEG_SOURCE_DIR) / "recipes" / "variants";
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.size);
+    const LoadedRecipe recipe =
+        load_recipe(RecipeRequest{dir / (std::string(row.size) + ".toml"), "", std::nullopt, {}});
+    const CheckedRecipe checked = check_host_keys(recipe.document);
+    const toml::table& root = recipe.document.root();
+    EXPECT_EQ(checked.model.size, row.size);
+    EXPECT_EQ(checked.model.resolution, row.resolution);
+    EXPECT_EQ(checked.model.hidden_dim, 256);
+    EXPECT_EQ(checked.model.num_queries, row.queries);
+    EXPECT_EQ(checked.model.num_classes, 90);
+    EXPECT_EQ(root.at_path("model.backbone.encoder").value<std::string>(), "small");
+    EXPECT_EQ(root.at_path("model.backbone.patch_size").value<std::int64_t>(), row.patch);
+    EXPECT_EQ(root.at_path("model.backbone.num_windows").value<std::int64_t>(), row.windows);
+    EXPECT_EQ(root.at_path("model.backbone.positional_encoding_size").value<std::int64_t>(), row.positional_encoding);
+    EXPECT_EQ(root.at_path("model.decoder.dec_layers").value<std::int64_t>(), row.dec_layers);
+    EXPECT_EQ(checked.seg_head.has_value(), std::string(row.size).rfind("rfdetr-seg-", 0) == 0);
+    EXPECT_EQ(row.resolution % (row.patch * row.windows), 0) << "resolution must divide into windows";
+  }
+  // --size swaps them into the seed's flows like the seed's sizes.
+  const auto single = std::filesystem::path(RTSEG_SOURCE_DIR) / "recipes/pipelines/seg_single_stage.toml";
+  const LoadedRecipe swapped = load_recipe(RecipeRequest{single, "rfdetr-seg-small", dir, {}});
+  const CheckedRecipe checked = check_host_keys(expand_stages(swapped).at(0).document);
+  EXPECT_EQ(checked.model.size, "rfdetr-seg-small");
+  EXPECT_EQ(checked.model.resolution, 384);
+}
+
 TEST(ShippedRecipes, SeedPipelinesHaveTheirStages) {
   const auto dir = std::filesystem::path(RTSEG_SOURCE_DIR) / "recipes" / "pipelines";
   auto stages_of = [&](const char* name) {

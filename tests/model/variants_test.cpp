@@ -3,7 +3,10 @@
 // segmentation model receives a gradient.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <toml++/toml.h>
 #include <torch/torch.h>
+
+#include <map>
 
 #include "rtseg/framework/logging.h"
 #include "rtseg/framework/model.h"
@@ -93,6 +96,44 @@ TEST_F(Variants, NanoHasRfDetrsParameterCount) {
   // class head 256x91+91, box MLP 2x(256x256+256)+256x4+4) and 12 x 300 query rows of 256+4.
   const std::int64_t per_group = (256 * 256 + 256) + 512 + (256 * 91 + 91) + 2 * (256 * 256 + 256) + (256 * 4 + 4);
   EXPECT_EQ(summary.total - summary.inference, 12 * per_group + 12 * 300 * (256 + 4));
+}
+
+// RF-DETR 1.4.1's own parameter counts for its published sizes (the configuration each size's
+// config class defines, 91 class logits), computed once with RF-DETR's code:
+//   python3 tests/model/rfdetr_param_counts.py --src DIR    (DIR: RF-DETR 1.4.1's source)
+const std::map<std::string, std::int64_t> kRfDetrParameters = {
+    {"rfdetr-nano", 30467298},      {"rfdetr-small", 32111170},      {"rfdetr-medium", 33687458},
+    {"rfdetr-base", 32174530},      {"rfdetr-large", 33933218},      {"rfdetr-seg-nano", 33577475},
+    {"rfdetr-seg-small", 33711107}, {"rfdetr-seg-medium", 35694259}, {"rfdetr-seg-large", 35873971},
+    {"rfdetr-seg-xlarge", 38113635}, {"rfdetr-seg-2xlarge", 38648163},
+};
+
+TEST_F(Variants, RfDetrSizesHaveRfDetrsParameterCountsAndRun) {
+  torch::manual_seed(0);
+  for (const auto& [size, expected] : kRfDetrParameters) {
+    SCOPED_TRACE(size);
+    // The parameters do not depend on the resolution: run at a small one that the patches and
+    // windows divide (patch 12 with one window included).
+    const toml::table recipe = toml::parse_file((kVariants / (size + ".toml")).string());
+    const std::int64_t patch = recipe.at_path("model.backbone.patch_size").value_or(std::int64_t{0});
+    const std::int64_t windows = recipe.at_path("model.backbone.num_windows").value_or(std::int64_t{0});
+    const std::int64_t queries = recipe.at_path("model.num_queries").value_or(std::int64_t{0});
+    const std::int64_t resolution = patch * windows * (windows == 1 ? 8 : 4);
+    auto model = build(size, {"model.resolution=" + std::to_string(resolution)});
+    std::int64_t total = 0;
+    for (const auto& parameter : model->parameters()) total += parameter.numel();
+    EXPECT_EQ(total, expected);
+    torch::NoGradGuard no_grad;
+    model->eval();
+    const auto out = model->forward(torch::randn({1, 3, resolution, resolution}));
+    EXPECT_EQ(out.detections.layers.back().logits.sizes(), (std::vector<std::int64_t>{1, queries, 91}));
+    ASSERT_EQ(model->seg_head() != nullptr, size.rfind("rfdetr-seg-", 0) == 0);
+    if (model->seg_head()) {
+      ASSERT_TRUE(out.masks.has_value());
+      EXPECT_EQ(sdk::mask_logits(out.masks->layers.back()).sizes(),
+                (std::vector<std::int64_t>{1, queries, resolution / 4, resolution / 4}));
+    }
+  }
 }
 
 TEST_F(Variants, SegmentationHeadSwapsByRecipeAndEveryParameterLearns) {

@@ -10,6 +10,7 @@
 #include "rtseg/framework/paths.h"
 #include "rtseg/framework/recipe.h"
 #include "rtseg/framework/recipe_printer.h"
+#include "rtseg/framework/rfdetr/checkpoint.h"
 #include "rtseg/framework/rfdetr_args.h"
 #include "rtseg/sdk/errors.h"
 
@@ -141,26 +142,36 @@ void print_keys(const framework::Registry& registry) {
   }
 }
 
+// RF-DETR's arguments as tools/convert_rfdetr.py writes them (config.json).
+std::string recipe_from_config_json(const std::string& config) {
+  std::ifstream in(config);
+  if (!in) throw sdk::ConfigError(config + ": cannot be read.");
+  nlohmann::json args;
+  try {
+    args = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& error) {
+    throw sdk::ConfigError(config + ": not valid JSON (" + error.what() + ").");
+  }
+  return framework::recipe_from_rfdetr_args(args);
+}
+
 void add_from_rfdetr(CLI::App& recipe) {
-  auto config = std::make_shared<std::string>();
+  auto source = std::make_shared<std::string>();
   auto output = std::make_shared<std::string>();
   CLI::App* command = recipe.add_subcommand(
-      "from-rfdetr", "Write the rtseg recipe of an RF-DETR model from its config.json "
-                     "(made by tools/convert_rfdetr.py)");
-  command->add_option("config", *config, "RF-DETR config.json")->required()->type_name("FILE");
+      "from-rfdetr", "Write the rtseg recipe of an RF-DETR model from its checkpoint (.pth/.pt, read "
+                     "without Python) or from a config.json of tools/convert_rfdetr.py");
+  command->add_option("checkpoint", *source, "RF-DETR checkpoint (.pth, .pt) or config.json")
+      ->required()
+      ->type_name("FILE");
   command->add_option("-o,--output", *output, "Write the recipe here instead of stdout")
       ->type_name("FILE");
-  command->callback([config, output] {
-    std::ifstream in(*config);
-    if (!in) throw sdk::ConfigError(*config + ": cannot be read.");
-    nlohmann::json args;
-    try {
-      args = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& error) {
-      throw sdk::ConfigError(*config + ": not valid JSON (" + error.what() + ").");
-    }
+  command->callback([source, output] {
+    const bool json = std::filesystem::path(*source).extension() == ".json";
     const std::string recipe_text =
-        "# Made by `rtseg recipe from-rfdetr " + *config + "`.\n" + framework::recipe_from_rfdetr_args(args);
+        "# Made by `rtseg recipe from-rfdetr " + *source + "`.\n" +
+        (json ? recipe_from_config_json(*source)
+              : framework::recipe_from_rfdetr_checkpoint(framework::rfdetr::read_checkpoint(*source)));
     if (output->empty()) {
       std::cout << recipe_text;
       return;
