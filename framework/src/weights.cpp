@@ -3,9 +3,12 @@
 #include <c10/core/GradMode.h>
 
 #include <cctype>
+#include <functional>
 #include <optional>
 #include <set>
 #include <utility>
+
+#include <nlohmann/json.hpp>
 
 #include "rtseg/sdk/errors.h"
 
@@ -114,46 +117,50 @@ struct Copy {
   at::Tensor source;
 };
 
-}  // namespace
+// Where the tensors come from: a memory-mapped file or a map, read by name without copies.
+struct Source {
+  const std::filesystem::path& path;
+  std::vector<std::string> names;
+  std::function<at::Tensor(const std::string&)> find;  // undefined when absent
+};
 
-LoadReport load_state(torch::nn::Module& model, const sdk::SafetensorsFile& file,
-                      const LoadOptions& options) {
+LoadReport load_from(torch::nn::Module& model, const Source& source, const LoadOptions& options) {
   LoadReport report;
   std::vector<Copy> copies;
   std::set<std::string> model_names;
   auto consider = [&](const std::string& name, const at::Tensor& target) {
     if (!target.defined() || skipped(name, options.skip_prefixes)) return;
     model_names.insert(name);
-    if (!file.contains(name)) {
+    at::Tensor tensor = source.find(name);
+    if (!tensor.defined()) {
       report.missing.push_back(name);
       return;
     }
-    at::Tensor source = file.get(name);
-    if (source.sizes() == target.sizes()) {
-      copies.push_back({name, target, std::move(source)});
+    if (tensor.sizes() == target.sizes()) {
+      copies.push_back({name, target, std::move(tensor)});
       return;
     }
     if (options.resize_class_heads) {
-      if (auto fit = fitted(name, source, target)) {
-        report.resized.push_back(name + ": file " + shape_text(source.sizes()) + " -> model " +
+      if (auto fit = fitted(name, tensor, target)) {
+        report.resized.push_back(name + ": file " + shape_text(tensor.sizes()) + " -> model " +
                                  shape_text(target.sizes()) + " (" + fit->second + ")");
         copies.push_back({name, target, std::move(fit->first)});
         return;
       }
     }
-    report.shape_mismatches.push_back(name + ": file " + shape_text(source.sizes()) + " vs model " +
+    report.shape_mismatches.push_back(name + ": file " + shape_text(tensor.sizes()) + " vs model " +
                                       shape_text(target.sizes()));
   };
   for (const auto& item : model.named_parameters()) consider(item.key(), item.value());
   for (const auto& item : model.named_buffers()) consider(item.key(), item.value());
-  for (const auto& name : file.names()) {
+  for (const auto& name : source.names) {
     if (!skipped(name, options.skip_prefixes) && !model_names.count(name)) {
       report.unexpected.push_back(name);
     }
   }
   if (options.strict &&
       (!report.missing.empty() || !report.unexpected.empty() || !report.shape_mismatches.empty())) {
-    throw sdk::DataError(strict_failure(file.path(), report));
+    throw sdk::DataError(strict_failure(source.path, report));
   }
 
   c10::NoGradGuard no_grad;
@@ -162,6 +169,56 @@ LoadReport load_state(torch::nn::Module& model, const sdk::SafetensorsFile& file
     report.loaded.push_back(copy.name);
   }
   return report;
+}
+
+}  // namespace
+
+LoadReport load_state(torch::nn::Module& model, const sdk::SafetensorsFile& file,
+                      const LoadOptions& options) {
+  const Source source{file.path(), file.names(), [&file](const std::string& name) {
+                        return file.contains(name) ? file.get(name) : at::Tensor();
+                      }};
+  return load_from(model, source, options);
+}
+
+LoadReport load_state(torch::nn::Module& model, const NamedTensors& tensors,
+                      const std::filesystem::path& origin, const LoadOptions& options) {
+  std::vector<std::string> names;
+  for (const auto& item : tensors) names.push_back(item.first);
+  const Source source{origin, std::move(names), [&tensors](const std::string& name) {
+                        const auto found = tensors.find(name);
+                        return found == tensors.end() ? at::Tensor() : found->second;
+                      }};
+  return load_from(model, source, options);
+}
+
+std::map<std::string, std::string> classes_metadata(const std::vector<sdk::Category>& categories) {
+  nlohmann::json names = nlohmann::json::array();
+  nlohmann::json ids = nlohmann::json::array();
+  for (const sdk::Category& category : categories) {
+    names.push_back(category.name);
+    ids.push_back(category.id);
+  }
+  return {{"class_names", names.dump()}, {"category_ids", ids.dump()}};
+}
+
+std::vector<sdk::Category> classes_from_metadata(const sdk::SafetensorsFile& file) {
+  auto parsed = [&file](const char* key) {
+    const auto found = file.metadata().find(key);
+    return found == file.metadata().end() ? nlohmann::json()
+                                          : nlohmann::json::parse(found->second, nullptr, /*allow_exceptions=*/false);
+  };
+  const nlohmann::json names = parsed("class_names");
+  const nlohmann::json ids = parsed("category_ids");
+  if (!names.is_array()) return {};
+  const bool with_ids = ids.is_array() && ids.size() == names.size();
+  std::vector<sdk::Category> categories;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (!names[i].is_string() || (with_ids && !ids[i].is_number_integer())) return {};
+    categories.push_back({with_ids ? ids[i].get<std::int64_t>() : static_cast<std::int64_t>(i),
+                          names[i].get<std::string>()});
+  }
+  return categories;
 }
 
 void save_state(const torch::nn::Module& model, const std::filesystem::path& file,

@@ -1,8 +1,11 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "rtseg/sdk/config_reader.h"
+#include "shapes.h"
 
 namespace rtseg::plugins::synthetic_shapes {
 
@@ -17,6 +20,7 @@ struct SyntheticOptions {
   std::int64_t max_objects = 5;
   double min_object_fraction = 0.12;  // object size as a fraction of the image's shorter side
   double max_object_fraction = 0.45;
+  std::vector<std::string> shapes = kShapeNames;  // the classes drawn, in label order
   std::int64_t seed = 0;             // the same seed draws the same images
   std::int64_t cache_mib = 512;      // rendered images kept in memory up to this size (0: none)
 };

@@ -1,5 +1,6 @@
 #include "scene.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -71,12 +72,13 @@ Scene make_scene(std::uint64_t seed, const SyntheticOptions& options) {
   scene.gradient_angle = std::uniform_real_distribution<double>(0, 2 * M_PI)(rng);
   scene.noise_seed = rng();
 
+  const std::vector<ShapeKind> kinds = shape_kinds(options.shapes);
   const std::int64_t wanted =
       std::uniform_int_distribution<std::int64_t>(options.min_objects, options.max_objects)(rng);
   for (std::int64_t n = 0; n < wanted; ++n) {
     for (int attempt = 0; attempt < kPlacementAttempts; ++attempt) {
       const Shape shape = random_shape(rng, scene.width, scene.height, options.min_object_fraction,
-                                       options.max_object_fraction);
+                                       options.max_object_fraction, kinds);
       Paint paint;
       do {
         paint.color = random_color(rng);
@@ -94,7 +96,8 @@ Scene make_scene(std::uint64_t seed, const SyntheticOptions& options) {
         object.visible = sdk::masks::merge({object.visible, uncovered}, /*intersect=*/true);
         object.occluded = object.occluded || !(object.visible == before);
       }
-      scene.objects.push_back(SceneObject{shape, paint, mask, false});
+      const auto label = std::find(kinds.begin(), kinds.end(), shape.kind) - kinds.begin();
+      scene.objects.push_back(SceneObject{shape, label, paint, mask, false});
       break;
     }
   }
@@ -132,7 +135,7 @@ std::vector<sdk::Annotation> annotations_of(const Scene& scene, std::int64_t fir
     const SceneObject& object = scene.objects[i];
     sdk::Annotation annotation;
     annotation.id = first_id + static_cast<std::int64_t>(i);
-    annotation.label = static_cast<std::int64_t>(object.shape.kind);
+    annotation.label = object.label;
     annotation.area = static_cast<double>(sdk::masks::area(object.visible));
     annotation.box_xywh = sdk::masks::bbox(object.visible);
     if (!object.occluded && object.shape.kind != ShapeKind::kRing) {

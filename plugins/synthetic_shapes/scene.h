@@ -23,6 +23,7 @@ struct Paint {
 
 struct SceneObject {
   Shape shape;
+  std::int64_t label = 0;   ///< the shape's class: its kind's index in the options' shapes
   Paint paint;
   sdk::RunLengths visible;  ///< what is left after the objects drawn on top of it
   bool occluded = false;    ///< some of it is covered (its annotation is then an RLE)

@@ -1,5 +1,6 @@
 #include "shapes.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <ATen/ATen.h>
@@ -33,11 +34,22 @@ std::vector<std::array<double, 2>> regular(int points, double phase) {
 
 }  // namespace
 
+std::vector<ShapeKind> shape_kinds(const std::vector<std::string>& names) {
+  std::vector<ShapeKind> kinds;
+  for (const auto& name : names) {
+    const auto found = std::find(kShapeNames.begin(), kShapeNames.end(), name);
+    kinds.push_back(static_cast<ShapeKind>(found - kShapeNames.begin()));
+  }
+  return kinds;
+}
+
 Shape random_shape(std::mt19937_64& rng, std::int64_t width, std::int64_t height, double min_fraction,
-                   double max_fraction) {
+                   double max_fraction, const std::vector<ShapeKind>& kinds) {
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   Shape s;
-  s.kind = static_cast<ShapeKind>(std::uniform_int_distribution<int>(0, 4)(rng));
+  // With all five kinds in order this draws what the plugin always drew.
+  const int last = static_cast<int>(kinds.size()) - 1;
+  s.kind = kinds[static_cast<std::size_t>(std::uniform_int_distribution<int>(0, last)(rng))];
   const double side = static_cast<double>(std::min(width, height));
   const double extent = side * (min_fraction + (max_fraction - min_fraction) * unit(rng)) / 2;
   // Ellipses and rectangles get an aspect ratio; the others stay close to round.

@@ -25,9 +25,12 @@ struct Shape {
   double inner = 0.5;          ///< ring: inner radius as a fraction of the outer one
 };
 
-/// Draws a random shape of a random kind inside a width x height image.
+/// The kinds `names` (from kShapeNames) name, in their order.
+std::vector<ShapeKind> shape_kinds(const std::vector<std::string>& names);
+
+/// Draws a random shape of one of `kinds` (not empty) inside a width x height image.
 Shape random_shape(std::mt19937_64& rng, std::int64_t width, std::int64_t height, double min_fraction,
-                   double max_fraction);
+                   double max_fraction, const std::vector<ShapeKind>& kinds);
 
 /// The outline as a COCO polygon (x0, y0, x1, y1, ...). Empty for a ring (it has a hole, which a
 /// COCO polygon cannot express).

@@ -32,8 +32,8 @@ SyntheticDataset::SyntheticDataset(SyntheticOptions options) : options_(options)
 
 std::vector<sdk::Category> SyntheticDataset::categories() const {
   std::vector<sdk::Category> categories;
-  for (std::size_t i = 0; i < kShapeNames.size(); ++i) {
-    categories.push_back(sdk::Category{static_cast<std::int64_t>(i + 1), kShapeNames[i]});
+  for (std::size_t i = 0; i < options_.shapes.size(); ++i) {
+    categories.push_back(sdk::Category{static_cast<std::int64_t>(i + 1), options_.shapes[i]});
   }
   return categories;
 }

@@ -218,6 +218,56 @@ TEST(LoadState, SkipPrefixesLeaveNamesAloneOnBothSides) {
   EXPECT_EQ(param(*model, "backbone.0.projector.a").sum().item<float>(), 0.0f);
 }
 
+// A checkpoint read into memory (an RF-DETR .pth) loads by the same rules as a file.
+TEST(LoadState, LoadsTensorsInMemoryByTheSameRules) {
+  auto model = model_of({{"kept", at::zeros({2})},
+                         {"only_model", at::zeros({2})},
+                         {"class_embed.bias", at::zeros({5})}});
+  const NamedTensors tensors = {{"kept", floats({1.f, 2})},
+                                {"class_embed.bias", floats({7.f, 8})},
+                                {"only_file", at::ones({1})}};
+  try {
+    load_state(*model, tensors, "checkpoint.pth");
+    FAIL() << "no error";
+  } catch (const sdk::DataError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("checkpoint.pth: the weights do not fit the model"));
+    EXPECT_THAT(error.what(), HasSubstr("class_embed.bias: file [2] vs model [5]"));
+  }
+  LoadOptions options;
+  options.strict = false;
+  options.resize_class_heads = true;
+  const LoadReport report = load_state(*model, tensors, "checkpoint.pth", options);
+  EXPECT_THAT(report.loaded, UnorderedElementsAre("kept", "class_embed.bias"));
+  EXPECT_THAT(report.missing, ElementsAre("only_model"));
+  EXPECT_THAT(report.unexpected, ElementsAre("only_file"));
+  EXPECT_TRUE(at::equal(param(*model, "kept"), floats({1.f, 2})));
+  EXPECT_TRUE(at::equal(param(*model, "class_embed.bias"), floats({7.f, 8, 7, 8, 7})));
+  EXPECT_TRUE(at::equal(tensors.at("class_embed.bias"), floats({7.f, 8})));  // the source is untouched
+}
+
+TEST(ClassesMetadata, NamesAndIdsRoundTripThroughAWeightsFile) {
+  TempDir dir;
+  auto model = model_of({{"w", at::zeros({1})}});
+  const std::vector<sdk::Category> categories = {{3, "cat \"tabby\""}, {7, "chien, brun"}, {9, "\u00e9l\u00e8ve"}};
+  save_state(*model, dir / "named.safetensors", classes_metadata(categories));
+  const auto read = classes_from_metadata(sdk::SafetensorsFile::open(dir / "named.safetensors"));
+  ASSERT_EQ(read.size(), 3u);
+  for (std::size_t i = 0; i < read.size(); ++i) {
+    EXPECT_EQ(read[i].id, categories[i].id);
+    EXPECT_EQ(read[i].name, categories[i].name);
+  }
+  // Names without ids: the class indices stand in. No names, or names that do not parse: none.
+  save_state(*model, dir / "names.safetensors", {{"class_names", "[\"a\", \"b\"]"}});
+  const auto indexed = classes_from_metadata(sdk::SafetensorsFile::open(dir / "names.safetensors"));
+  ASSERT_EQ(indexed.size(), 2u);
+  EXPECT_EQ(indexed[1].id, 1);
+  EXPECT_EQ(indexed[1].name, "b");
+  save_state(*model, dir / "none.safetensors", {{"epoch", "3"}});
+  EXPECT_THAT(classes_from_metadata(sdk::SafetensorsFile::open(dir / "none.safetensors")), IsEmpty());
+  save_state(*model, dir / "bad.safetensors", {{"class_names", "[\"a\", 2"}});
+  EXPECT_THAT(classes_from_metadata(sdk::SafetensorsFile::open(dir / "bad.safetensors")), IsEmpty());
+}
+
 TEST(SaveState, RoundTripsParametersBuffersAndMetadata) {
   TempDir dir;
   const Tensors parameters = {{"layer.weight", at::randn({3, 4})}, {"layer.bias", at::randn({3})}};

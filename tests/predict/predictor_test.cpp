@@ -101,6 +101,7 @@ TEST_F(PredictImages, WritesCocoResultsForTheWholeSet) {
   EXPECT_EQ(results[0]["image_id"], 0);
   EXPECT_EQ(results[0]["file_name"], "black.jpg");
   EXPECT_EQ(results[0]["category_id"], 9);
+  EXPECT_EQ(results[0]["category_name"], "dog");
   EXPECT_NEAR(results[0]["score"].get<double>(), 1 / (1 + std::exp(-3.0)), 1e-6);
   const std::vector<double> box = results[0]["bbox"];
   EXPECT_NEAR(box[0], 25.0, 1e-4);
@@ -116,6 +117,7 @@ TEST_F(PredictImages, WritesCocoResultsForTheWholeSet) {
   // white.png is image 2 (the corrupt file keeps its index): the whole-image cat first.
   EXPECT_EQ(results[1]["image_id"], 2);
   EXPECT_EQ(results[1]["category_id"], 7);
+  EXPECT_EQ(results[1]["category_name"], "cat");
   EXPECT_GT(results[1]["score"].get<double>(), results[2]["score"].get<double>());
   const sdk::RunLengths whole = sdk::masks::from_string(results[1]["segmentation"]["counts"].get<std::string>(), 40, 60);
   EXPECT_EQ(sdk::masks::area(whole), 40u * 60u);

@@ -1,4 +1,5 @@
 #include <iostream>
+#include <sstream>
 
 #include "cli_context.h"
 #include "rtseg/framework/coco_export.h"
@@ -128,6 +129,7 @@ void add_synth(CLI::App& data, CliContext& context) {
   auto valid = std::make_shared<std::int64_t>(-1);
   auto seed = std::make_shared<std::int64_t>(0);
   auto format = std::make_shared<std::string>("jpg");
+  auto shapes = std::make_shared<std::vector<std::string>>();
   CLI::App* command = data.add_subcommand(
       "synth", "Write the synthetic_shapes dataset as a COCO dataset on disk (Roboflow layout)");
   command->add_option("--out", *out, "Dataset folder to write")->required()->type_name("DIR");
@@ -135,11 +137,22 @@ void add_synth(CLI::App& data, CliContext& context) {
   command->add_option("--valid", *valid, "Validation images (default: a quarter of --images)");
   command->add_option("--seed", *seed, "Random seed")->capture_default_str();
   command->add_option("--format", *format, "Image format: jpg or png")->capture_default_str();
-  command->callback([&context, out, images, valid, seed, format] {
+  command->add_option("--shapes", *shapes,
+                      "The shapes drawn, which are the classes in this order (default: ellipse, rectangle, "
+                      "triangle, star, ring)")
+      ->delimiter(',')
+      ->type_name("NAME,...");
+  command->callback([&context, out, images, valid, seed, format, shapes] {
     const std::int64_t valid_images = *valid >= 0 ? *valid : std::max<std::int64_t>(1, *images / 4);
-    const std::string text = "[data]\ntype = \"synthetic_shapes\"\ntrain_images = " + std::to_string(*images) +
-                             "\nvalid_images = " + std::to_string(valid_images) +
-                             "\nseed = " + std::to_string(*seed) + "\n";
+    std::string text = "[data]\ntype = \"synthetic_shapes\"\ntrain_images = " + std::to_string(*images) +
+                       "\nvalid_images = " + std::to_string(valid_images) + "\nseed = " + std::to_string(*seed) + "\n";
+    if (!shapes->empty()) {
+      toml::array list;
+      for (const auto& shape : *shapes) list.push_back(shape);
+      std::ostringstream printed;
+      printed << list;
+      text += "shapes = " + printed.str() + "\n";
+    }
     const auto document = framework::RecipeDocument::parse_text(text, "rtseg data synth");
     sdk::BuildContext build_context;
     build_context.logger = context.runtime().logger();

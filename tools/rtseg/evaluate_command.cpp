@@ -26,6 +26,20 @@ std::shared_ptr<sdk::Dataset> run_dataset(CliContext& context, const framework::
                                                    build);
 }
 
+// AP pairs the model's class i with the dataset's category i: say when their names differ.
+void warn_other_classes(const framework::train::LoadedRun& run, const sdk::Dataset& dataset, spdlog::logger& log) {
+  auto joined = [](const std::vector<sdk::Category>& categories) {
+    std::string text;
+    for (const auto& category : categories) text += (text.empty() ? "" : ", ") + category.name;
+    return text;
+  };
+  const std::string model = joined(run.classes);
+  const std::string data = joined(dataset.categories());
+  if (!run.classes.empty() && model != data) {
+    log.warn("the model's classes ({}) are not the dataset's ({}): AP compares them by index", model, data);
+  }
+}
+
 // --precision and --cuda_graph, shared by eval and predict.
 void add_inference_options(CLI::App& command, framework::InferenceOptions& options) {
   command.add_option("--precision", options.precision, "fp32, bf16, fp16 or auto (half precision: CUDA only)")
@@ -56,6 +70,7 @@ void add_eval(CLI::App& app, CliContext& context) {
     if (!state->data.empty()) overrides.push_back({"data.path", "\"" + state->data + "\"", "--data"});
     auto run = framework::train::load_run(context.runtime(), state->run, state->weights, state->device, overrides);
     const auto dataset = run_dataset(context, run);
+    warn_other_classes(run, *dataset, *context.runtime().logger());
     framework::train::ValidationOptions options;
     options.split = state->split.empty() ? framework::train::validation_split(*dataset) : state->split;
     if (options.split.empty()) throw sdk::ConfigError("the dataset has no valid/val/test split; give --split NAME.");
@@ -105,19 +120,23 @@ void add_predict(CLI::App& app, CliContext& context) {
   add_inference_options(*command, state->inference);
   command->callback([&context, state] {
     auto run = framework::train::load_run(context.runtime(), state->run, state->weights, state->device);
-    // Class names and COCO ids come from the dataset the run trained on.
+    // Class names and COCO ids travel with the model; runs that recorded none take them from
+    // the dataset they trained on.
+    std::vector<sdk::Category> classes = run.classes;
+    if (classes.empty()) {
+      try {
+        classes = run_dataset(context, run)->categories();
+      } catch (const sdk::Error& error) {
+        context.runtime().logger()->warn("class names unavailable ({}); using class numbers", error.what());
+      }
+    }
     std::vector<std::string> names;
     framework::PredictOptions options;
-    try {
-      for (const auto& category : run_dataset(context, run)->categories()) {
-        names.push_back(category.name);
-        options.category_ids.push_back(category.id);
-      }
-    } catch (const sdk::Error& error) {
-      context.runtime().logger()->warn("class names unavailable ({}); using class numbers", error.what());
-      for (std::int64_t i = 0; i < run.recipe.model.num_classes; ++i) names.push_back(std::to_string(i));
-      options.category_ids.clear();
+    for (const auto& category : classes) {
+      names.push_back(category.name);
+      options.category_ids.push_back(category.id);
     }
+    for (std::int64_t i = 0; classes.empty() && i < run.recipe.model.num_classes; ++i) names.push_back(std::to_string(i));
     options.resolution = run.recipe.model.resolution;
     options.batch_size = state->batch;
     options.confidence = state->conf;

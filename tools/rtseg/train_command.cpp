@@ -19,7 +19,8 @@ struct TrainFlags {
   std::optional<std::string> batch, budget, oom;
   std::optional<std::int64_t> accum, resolution, workers, multi_scale, num_queries, epochs, max_steps,
       threads, seed;
-  std::optional<std::string> data, device, amp, output_dir, dist_backend;
+  std::optional<std::string> data, device, amp, output_dir, dist_backend, weights;
+  bool weights_ema = false;
   bool tensorboard = false;
   bool no_tensorboard = false;
   bool gradient_checkpointing = false;
@@ -48,6 +49,13 @@ struct TrainFlags {
     command.add_option("--max_steps", max_steps, "Stop after this many optimizer steps, e.g. for a smoke run");
     command.add_option("--threads", threads, "CPU threads for LibTorch (default: all cores)");
     command.add_option("--seed", seed, "Random seed (train.seed)");
+    command.add_option("--weights", weights,
+                       "Start from these weights, class heads adapted to the dataset as RF-DETR does: an RF-DETR "
+                       "checkpoint (.pth), a .safetensors file or a run folder (its best weights) (model.weights)")
+        ->type_name("FILE");
+    command.add_flag("--weights_ema", weights_ema,
+                     "Take the EMA copy of --weights: a .pth's ema_model, a run folder's last weights "
+                     "(model.weights_ema)");
     command.add_option("--data", data, "Dataset folder (data.path)");
     command.add_option("--device", device, "auto, cpu, cuda or cuda:N (train.device)");
     command.add_option("--dist_backend", dist_backend,
@@ -84,6 +92,8 @@ struct TrainFlags {
     number("train.max_steps", max_steps, "--max_steps");
     number("train.threads", threads, "--threads");
     number("train.seed", seed, "--seed");
+    if (weights) add("model.weights", "\"" + *weights + "\"", "--weights");
+    if (weights_ema) add("model.weights_ema", "true", "--weights_ema");
     if (data) add("data.path", "\"" + *data + "\"", "--data");
     if (device) add("train.device", "\"" + *device + "\"", "--device");
     if (dist_backend) add("train.dist_backend", "\"" + *dist_backend + "\"", "--dist_backend");
@@ -142,6 +152,11 @@ void add_train(CLI::App& app, CliContext& context) {
   command->callback([&context, state] {
     if (state->recipe.empty() == state->resume.empty()) {
       throw sdk::ConfigError("give --recipe FILE to start a run, or --resume RUN to continue one.");
+    }
+    if (state->flags.weights && !(state->stage1_run.empty() && state->resume.empty())) {
+      throw sdk::ConfigError(std::string("--weights starts a new run from other weights; ") +
+                             (state->resume.empty() ? "--stage1_run starts stage 2 from a stage-1 run: give one of them."
+                                                    : "--resume continues a run from its own state: drop --weights."));
     }
     if (state->nproc > 1) {
       if (std::getenv("WORLD_SIZE")) {

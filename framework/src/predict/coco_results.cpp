@@ -6,7 +6,8 @@
 namespace rtseg::framework {
 
 void append_coco_results(nlohmann::json& entries, const ImageDetections& detections,
-                         const std::string& file_name, const std::vector<std::int64_t>& category_ids) {
+                         const std::string& file_name, const std::vector<std::int64_t>& category_ids,
+                         const std::vector<std::string>& class_names) {
   for (const Detection& detection : detections) {
     std::int64_t category = detection.label;
     if (!category_ids.empty()) {
@@ -19,6 +20,9 @@ void append_coco_results(nlohmann::json& entries, const ImageDetections& detecti
     nlohmann::json entry = {{"image_id", detection.image_id}};
     if (!file_name.empty()) entry["file_name"] = file_name;
     entry["category_id"] = category;
+    if (detection.label >= 0 && detection.label < static_cast<std::int64_t>(class_names.size())) {
+      entry["category_name"] = class_names[static_cast<std::size_t>(detection.label)];
+    }
     entry["bbox"] = {detection.box_xywh[0], detection.box_xywh[1], detection.box_xywh[2], detection.box_xywh[3]};
     entry["score"] = static_cast<double>(detection.score);
     if (detection.mask) {

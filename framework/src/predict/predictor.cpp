@@ -117,7 +117,7 @@ PredictReport predict_images(Model& model, const std::vector<std::string>& class
       }
       report.pictures.push_back(output);
       const ImageDetections detections = to_detections(selected[j], indices[j]);
-      append_coco_results(results, detections, input.filename().string(), options.category_ids);
+      append_coco_results(results, detections, input.filename().string(), options.category_ids, class_names);
       report.detections += static_cast<std::int64_t>(detections.size());
     }
   }

@@ -109,7 +109,10 @@ void StageTrainer::end_epoch(std::int64_t epoch, TrainOutcome& outcome) {
 
   // Weights: last = what the run hands on (the EMA when enabled); best = the better of the raw
   // and EMA models at the best validated epoch (every epoch when there is no validation split).
-  const std::map<std::string, std::string> meta = {{"epoch", std::to_string(epoch + 1)}};
+  // Each weights file names its classes and size: predict and the next run need not find the data.
+  std::map<std::string, std::string> meta = classes_metadata(setup_.dataset->categories());
+  meta["epoch"] = std::to_string(epoch + 1);
+  meta["size"] = setup_.recipe.model.size;
   if (ema_) ema_->swap_into_model();
   framework::save_state(model_, setup_.run.weights("last"), meta);
   if (ema_) ema_->swap_into_model();

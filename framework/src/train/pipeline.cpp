@@ -19,6 +19,7 @@
 #include "rtseg/framework/memory_size.h"
 #include "rtseg/framework/model.h"
 #include "rtseg/framework/train/memory_plan.h"
+#include "rtseg/framework/train/starting_weights.h"
 #include "rtseg/framework/recipe_printer.h"
 #include "rtseg/framework/weights.h"
 #include "rtseg/sdk/errors.h"
@@ -48,9 +49,20 @@ class LogFileScope {
 };
 
 // Classes come from the dataset (as Ultralytics and RF-DETR do); the recipe's value is a default.
+// Their names go into the run's recipe.toml, so that the run names them when the data is gone.
 void take_classes_from(const sdk::Dataset& dataset, CheckedRecipe& recipe, RecipeDocument& document,
                        spdlog::logger& log) {
-  const auto classes = static_cast<std::int64_t>(dataset.categories().size());
+  std::vector<std::string> names;
+  toml::array list;
+  for (const sdk::Category& category : dataset.categories()) {
+    names.push_back(category.name);
+    list.push_back(category.name);
+  }
+  if (names != recipe.model.class_names) {
+    recipe.model.class_names = names;
+    document.set("model.class_names", list, sdk::Origin{"", 0, 0, "the dataset's categories"});
+  }
+  const auto classes = static_cast<std::int64_t>(names.size());
   if (classes == recipe.model.num_classes) return;
   log.info("model.num_classes = {} from the dataset (the recipe says {})", classes, recipe.model.num_classes);
   recipe.model.num_classes = classes;
@@ -115,27 +127,61 @@ void load_initial_weights(Model& model, const fs::path& file, spdlog::logger& lo
     for (std::size_t i = 0; i < report.shape_mismatches.size() && i < 5; ++i) list += "\n  " + report.shape_mismatches[i];
     throw sdk::ConfigError(file.string() + " does not fit this stage's model (" +
                            std::to_string(report.shape_mismatches.size()) +
-                           " tensors differ; a different class count or size between the stages?):" + list);
+                           " tensors differ; a different class count or size between the stages?):" + list +
+                           "\nTo start from weights trained on other classes, give them as model.weights "
+                           "(--weights FILE): their class heads are adapted as RF-DETR does.");
   }
   log.info("initialised {} tensors from {}{}", report.loaded.size(), file.string(),
            report.missing.empty() ? std::string()
                                   : " (" + std::to_string(report.missing.size()) + " new tensors start fresh)");
 }
 
+// A ViT trained from random weights learns little from a dataset of the usual size: say what to pass.
+void warn_random_backbone(const Stage& stage, const CheckedRecipe& recipe, const RecipeDocument& document,
+                          spdlog::logger& log) {
+  if (recipe.backbone.type != "dinov2") return;
+  if (!document.root().at_path("model.backbone.pretrained").value_or(std::string()).empty()) return;
+  log.warn("stage '{}': the dinov2 backbone starts from random weights, and a ViT trained from scratch learns "
+           "slowly (docs/performance.md: box AP50 0.015 after 10 epochs). Start from RF-DETR's weights with "
+           "--weights rf-detr-nano.pth (model.weights; docs/training.md, \"Fine-tune on your data\"), or DINOv2's "
+           "with --set model.backbone.pretrained=FILE.safetensors.",
+           stage.name);
+}
+
+// A stage starts from an earlier stage's (or run's) weights; else from model.weights, with
+// RF-DETR's fine-tuning rules; else from the components' own initialisation.
+void initialise_weights(Model& model, const Stage& stage, const fs::path& init_weights, const CheckedRecipe& recipe,
+                        const RecipeDocument& document, spdlog::logger& log) {
+  if (!init_weights.empty()) {
+    if (!recipe.model.weights.empty()) {
+      log.info("stage '{}' starts from {}, not model.weights ({})", stage.name, init_weights.string(),
+               recipe.model.weights);
+    }
+    load_initial_weights(model, init_weights, log);
+  } else if (!recipe.model.weights.empty()) {
+    load_starting_weights(model, open_starting_weights(recipe.model.weights, recipe.model.weights_ema), log);
+  } else {
+    warn_random_backbone(stage, recipe, document, log);
+  }
+}
+
 fs::path recipe_dir(const RecipeDocument& document) {
   return document.files.empty() ? fs::path(".") : fs::path(document.files.back()).parent_path();
 }
 
-// The run folder keeps a copy of the recipe; paths in it that were relative to the recipe file
-// are made absolute so that the copy still finds the data (eval, predict, --resume).
+// The run folder keeps a copy of the recipe; relative paths in it are made absolute so that the
+// copy still finds the data (eval, predict, --resume). A path typed on the command line is
+// relative to the working directory, one in a file to the recipe's folder.
 void absolutize_paths(RecipeDocument& document, const fs::path& base) {
-  for (const char* key : {"data.path", "model.backbone.pretrained"}) {
+  for (const char* key : {"data.path", "model.backbone.pretrained", "model.weights"}) {
     const toml::node* node = document.root().at_path(key).node();
     if (!node || !node->is_string()) continue;
     const fs::path value = node->as_string()->get();
     if (value.empty() || value.is_absolute()) continue;
-    document.set(key, toml::value<std::string>(fs::absolute(base / value).lexically_normal().string()),
-                 document.origin(key));
+    const sdk::Origin origin = document.origin(key);
+    const bool typed = origin.file.empty() && origin.note.rfind("command line", 0) == 0;
+    const fs::path from = typed ? fs::current_path() : base;
+    document.set(key, toml::value<std::string>(fs::absolute(from / value).lexically_normal().string()), origin);
   }
 }
 
@@ -185,7 +231,7 @@ StageOutcome run_stage(Runtime& runtime, const Stage& stage, const fs::path& ini
   std::shared_ptr<const sdk::Scheduler> scheduler;
   if (recipe.scheduler) scheduler = build_component<sdk::Scheduler>(runtime.registry(), document, *recipe.scheduler, context);
   auto model = build_model(runtime.registry(), document, recipe, context);
-  if (!init_weights.empty() && !resume) load_initial_weights(*model, init_weights, *logger);
+  if (!resume) initialise_weights(*model, stage, init_weights, recipe, document, *logger);
   apply_freeze(*model, stage.freeze, *logger);
   model->train();
 
@@ -350,7 +396,13 @@ LoadedRun load_run(Runtime& runtime, const fs::path& run_path, const std::string
   context.recipe_dir = run.root();
   out.model = build_model(runtime.registry(), out.document, out.recipe, context);
   out.weights = run.weights_for(weights);
-  load_state(*out.model, sdk::SafetensorsFile::open(out.weights));  // strict: the run made these
+  const sdk::SafetensorsFile file = sdk::SafetensorsFile::open(out.weights);
+  load_state(*out.model, file);  // strict: the run made these
+  out.classes = classes_from_metadata(file);
+  if (out.classes.empty()) {
+    const auto& names = out.recipe.model.class_names;
+    for (std::size_t i = 0; i < names.size(); ++i) out.classes.push_back({static_cast<std::int64_t>(i), names[i]});
+  }
   out.model->eval();
   return out;
 }

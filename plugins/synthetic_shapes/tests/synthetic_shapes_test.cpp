@@ -122,5 +122,33 @@ TEST(SyntheticShapes, OptionsAreValidated) {
               ::testing::ThrowsMessage<sdk::ConfigError>(HasSubstr("data.cache_mib: must not be negative")));
 }
 
+// Another class set (for fine-tuning on other classes): only those shapes, labelled in the
+// given order.
+TEST(SyntheticShapes, ShapesChooseTheClassesAndTheirOrder) {
+  SyntheticOptions options = small(5);
+  options.shapes = {"ring", "triangle"};
+  const SyntheticDataset two(options);
+  ASSERT_EQ(two.categories().size(), 2u);
+  EXPECT_EQ(two.categories()[0].name, "ring");
+  EXPECT_EQ(two.categories()[0].id, 1);
+  EXPECT_EQ(two.categories()[1].name, "triangle");
+  std::set<std::int64_t> labels;
+  for (std::int64_t i = 0; i < two.size("train"); ++i) {
+    for (const auto& annotation : two.annotations("train", i)) {
+      labels.insert(annotation.label);
+      // Rings have holes: never a polygon. Triangles in full view are.
+      if (annotation.label == 0) {
+        EXPECT_TRUE(annotation.segmentation.polygons.empty());
+      }
+    }
+  }
+  EXPECT_EQ(labels, (std::set<std::int64_t>{0, 1}));
+
+  const auto doc = framework::RecipeDocument::parse_text("shapes = [\"star\", \"hexagon\"]\n", "r.toml");
+  sdk::ConfigReader reader(&doc.root(), "data", "", doc.origin_lookup());
+  EXPECT_THAT([&] { synthetic_options_from(reader); },
+              ::testing::ThrowsMessage<sdk::ConfigError>(HasSubstr("'hexagon' is not a shape")));
+}
+
 }  // namespace
 }  // namespace rtseg::plugins::synthetic_shapes

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "rtseg/sdk/components/dataset.h"
 #include "rtseg/sdk/safetensors.h"
 
 /// Loading a model's parameters and buffers from a safetensors file, and saving them, by the
@@ -37,11 +38,26 @@ struct LoadReport {
   std::vector<std::string> resized;           ///< "name: file [a, b] -> model [c, b] (tiled)"
 };
 
+/// Tensors by name, as a checkpoint in memory holds them (e.g. an RF-DETR .pth's 'model').
+using NamedTensors = std::map<std::string, at::Tensor>;
+
 /// Copies the file's tensors into `model`'s parameters and buffers with the same names (to their
 /// device and dtype, without recording gradients). Not strict: loads what matches and reports
 /// the rest. Throws sdk::DataError (strict mode, see LoadOptions).
 LoadReport load_state(torch::nn::Module& model, const sdk::SafetensorsFile& file,
                       const LoadOptions& options = {});
+
+/// The same from tensors in memory; `origin` (the file they were read from) names them in
+/// messages. The tensors are copied into the model, never duplicated beforehand.
+LoadReport load_state(torch::nn::Module& model, const NamedTensors& tensors,
+                      const std::filesystem::path& origin, const LoadOptions& options = {});
+
+/// The classes a model was trained on, as weights files carry them in their metadata:
+/// "class_names" (a JSON list of names, by class index) and "category_ids" (the dataset's ids).
+std::map<std::string, std::string> classes_metadata(const std::vector<sdk::Category>& categories);
+/// The categories a weights file's metadata names (empty when it has none or they do not parse;
+/// ids are the class indices when the file has names but no ids).
+std::vector<sdk::Category> classes_from_metadata(const sdk::SafetensorsFile& file);
 
 /// Writes every parameter and buffer of `model` (atomically, see sdk::save_safetensors).
 void save_state(const torch::nn::Module& model, const std::filesystem::path& file,

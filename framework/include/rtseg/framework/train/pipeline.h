@@ -53,6 +53,9 @@ struct LoadedRun {
   RecipeDocument document;
   std::shared_ptr<Model> model;
   std::filesystem::path weights;
+  /// The classes the model names: its weights' metadata, else the recipe's model.class_names
+  /// (ids: the class indices). Empty for runs that recorded none (their dataset names them).
+  std::vector<sdk::Category> classes;
 };
 LoadedRun load_run(Runtime& runtime, const std::filesystem::path& run, const std::string& weights,
                    const std::string& device, const std::vector<Override>& overrides = {});
