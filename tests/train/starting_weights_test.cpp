@@ -1,5 +1,6 @@
 // model.weights / rtseg train --weights: RF-DETR's fine-tuning start, checked bit for bit against
-// the state dicts RF-DETR 1.4.1 itself produced (../shared/fixtures/rfdetr/checkpoints).
+// the state dicts RF-DETR 1.4.1 itself produced (../shared/fixtures/rfdetr/checkpoints), from its
+// .safetensors copy and from the .pth files themselves.
 #include "rtseg/framework/train/starting_weights.h"
 
 #include <fstream>
@@ -62,10 +63,11 @@ class StartingWeightsTest : public ::testing::Test {
     EXPECT_EQ(compared, expected.names().size());
   }
 
-  std::string fine_tune(const std::string& fixture, std::int64_t classes, std::int64_t queries) {
+  std::string fine_tune(const std::string& fixture, std::int64_t classes, std::int64_t queries,
+                        const fs::path& source = kPretrained, bool ema = false) {
     auto model = tiny_seg({{"model.num_classes", std::to_string(classes), ""},
                            {"model.num_queries", std::to_string(queries), ""}});
-    load_starting_weights(*model, open_starting_weights(kPretrained, false), *logger_);
+    load_starting_weights(*model, open_starting_weights(source, ema), *logger_);
     expect_state_equals(*model, kFixtures / "checkpoints" / (fixture + ".safetensors"));
     return log_.str();
   }
@@ -92,6 +94,28 @@ TEST_F(StartingWeightsTest, ThreeLogitsTenQueriesCutsTheQueryTables) {
 TEST_F(StartingWeightsTest, MoreClassesThanTheCheckpointRepeatItsRows) {
   const std::string log = fine_tune("finetune_120c_20q", 119, 20);
   EXPECT_THAT(log, HasSubstr("class heads tiled, file [91, 64] -> model [120, 64]"));
+}
+
+// RF-DETR's own files: the published kind (zip and pre-1.6 formats) and a training checkpoint,
+// whose EMA copy --weights_ema takes.
+TEST_F(StartingWeightsTest, RfdetrCheckpointsStartTheSameWay) {
+  const fs::path checkpoints = kFixtures / "checkpoints";
+  fine_tune("finetune_4c_20q", 3, 20, checkpoints / "pretrained.pth");
+  fine_tune("finetune_3c_10q", 2, 10, checkpoints / "pretrained_legacy.pth");
+  EXPECT_THAT(log_.str(), HasSubstr("initialised from " + display_path(checkpoints / "pretrained_legacy.pth") +
+                                    ": 344 tensors loaded, 30 of them resized"));
+  fine_tune("ema_model", 90, 20, checkpoints / "training.pth", /*ema=*/true);
+  EXPECT_THAT(log_.str(), HasSubstr("training.pth (ema_model): 344 tensors loaded; 0 left fresh"));
+  fine_tune("training_model", 90, 20, checkpoints / "training.pth");
+
+  EXPECT_THAT([&] { open_starting_weights(checkpoints / "pretrained.pth", /*ema=*/true); },
+              ::testing::ThrowsMessage<sdk::ConfigError>(HasSubstr("pretrained.pth has no ema_model")));
+  auto wider = tiny_seg({{"model.hidden_dim", "32", ""}});
+  EXPECT_THAT([&] { load_starting_weights(*wider, open_starting_weights(checkpoints / "pretrained.pth", false),
+                                          *logger_); },
+              ::testing::ThrowsMessage<sdk::ConfigError>(HasSubstr(
+                  "The recipe these weights fit: `rtseg recipe from-rfdetr " +
+                  display_path(checkpoints / "pretrained.pth") + " -o recipe.toml`")));
 }
 
 // A detector's weights under a mask head: the head starts fresh. The other way: ignored.

@@ -6,6 +6,7 @@
 #include <toml++/toml.h>
 
 #include "rtseg/framework/paths.h"
+#include "rtseg/framework/rfdetr/checkpoint.h"
 #include "rtseg/framework/train/run_folder.h"
 #include "rtseg/sdk/errors.h"
 
@@ -67,6 +68,28 @@ StartingWeights from_run_folder(const fs::path& folder, bool ema) {
   StartingWeights weights = ema ? run_folder_ema(run) : from_safetensors(run.weights_for("best"),
                                                                         display_path(run.weights("best")));
   weights.fitting_recipe = "the run's own recipe: --recipe " + display_path(run.recipe());
+  return weights;
+}
+
+// An RF-DETR checkpoint: its model, or its EMA (training checkpoints keep one beside the model).
+StartingWeights from_checkpoint(const fs::path& file, bool ema) {
+  rfdetr::Checkpoint checkpoint = rfdetr::read_checkpoint(file);
+  StartingWeights weights;
+  weights.file = file;
+  weights.label = display_path(file);
+  if (ema) {
+    if (checkpoint.ema_model.empty()) {
+      throw sdk::ConfigError("--weights_ema: " + display_path(file) +
+                             " has no ema_model (published weights hold only the model; RF-DETR's training "
+                             "checkpoints hold both); drop --weights_ema.");
+    }
+    weights.tensors = std::move(checkpoint.ema_model);
+    weights.label += " (ema_model)";
+  } else {
+    weights.tensors = std::move(checkpoint.model);
+  }
+  weights.fitting_recipe = "`rtseg recipe from-rfdetr " + display_path(file) + " -o recipe.toml`, then --recipe "
+                           "recipe.toml";
   return weights;
 }
 
@@ -152,11 +175,7 @@ StartingWeights open_starting_weights(const fs::path& given, bool ema) {
     }
     return from_safetensors(given, display_path(given));
   }
-  if (has_extension(given, ".pth") || has_extension(given, ".pt")) {
-    throw sdk::ConfigError(display_path(given) +
-                           ": reading RF-DETR .pth checkpoints is not built in yet; convert it first: "
-                           "python3 tools/convert_rfdetr.py " + given.string() + " --out converted");
-  }
+  if (has_extension(given, ".pth") || has_extension(given, ".pt")) return from_checkpoint(given, ema);
   throw sdk::ConfigError("model.weights = \"" + given.string() +
                          "\": expected an RF-DETR checkpoint (.pth), a .safetensors file or an rtseg run folder.");
 }
