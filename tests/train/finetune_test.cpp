@@ -113,6 +113,26 @@ TEST(FineTune, WeightsFlagsThatCannotWorkAreUsageErrors) {
   EXPECT_THAT(mismatch.output, HasSubstr("cls_token: file [1, 1, 16] vs model [1, 1, 32]"));
 }
 
+// The acceptance: an RF-DETR checkpoint to a recipe, then trained on a 5-class dataset,
+// with nothing but rtseg (no Python).
+TEST(FineTune, FromAnRfdetrCheckpointOnAFiveClassDataset) {
+  const fs::path checkpoint = fs::path(RTSEG_RFDETR_FIXTURES) / "checkpoints" / "pretrained.pth";
+  if (!fs::is_regular_file(checkpoint)) GTEST_SKIP() << checkpoint.string() << " not found; not checked";
+  testing::TempDir work;
+  const Result recipe = run("recipe from-rfdetr " + checkpoint.string() + " -o " + (work / "r.toml").string());
+  ASSERT_EQ(recipe.code, 0) << recipe.output;
+  const Result synth = run("data synth --out " + (work / "five").string() + " --images 8 --valid 4");
+  ASSERT_EQ(synth.code, 0) << synth.output;
+  const Result train = run("train --recipe " + (work / "r.toml").string() + " --weights " + checkpoint.string() +
+                           " --data " + (work / "five").string() + " --max_steps 1 --output_dir " +
+                           (work / "runs").string());
+  ASSERT_EQ(train.code, 0) << train.output;
+  EXPECT_THAT(train.output, HasSubstr("model.num_classes = 5 from the dataset"));
+  EXPECT_THAT(train.output, HasSubstr(": 344 tensors loaded, 28 of them resized (class heads tiled, file [91, 64] -> "
+                                      "model [6, 64]); 0 left fresh; 0 ignored"));
+  EXPECT_TRUE(fs::is_regular_file(work / "runs" / "train_custom_128_1" / "weights" / "best.safetensors"));
+}
+
 // Train on a dataset on disk, move the dataset away: predict and eval still name the classes.
 TEST(FineTune, ClassNamesStayWithTheModelWhenTheDataIsGone) {
   testing::TempDir work;

@@ -1,5 +1,6 @@
 // rtseg train (one recipe, with the seed's flags) and rtseg run (a pipeline recipe).
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 
@@ -105,6 +106,32 @@ struct TrainFlags {
   }
 };
 
+// The dataset plugin that reads a folder, from its layout: "" when none fits.
+std::string dataset_type_of(const std::filesystem::path& path) {
+  std::error_code error;
+  if (path.extension() == ".yaml" || path.extension() == ".yml") return "yolo_seg";
+  for (const char* split : {"train", "valid", "test"}) {
+    if (std::filesystem::is_regular_file(path / split / "_annotations.coco.json", error)) return "coco";
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(path / "annotations", error)) {
+    if (entry.path().filename().string().rfind("instances_", 0) == 0) return "coco";
+  }
+  for (const char* yaml : {"data.yaml", "data.yml"}) {
+    if (std::filesystem::is_regular_file(path / yaml, error)) return "yolo_seg";
+  }
+  return "";
+}
+
+// --data with a recipe that names no dataset type (e.g. one `rtseg recipe from-rfdetr` wrote):
+// the folder's layout says which plugin reads it.
+void complete_data_type(framework::RecipeDocument& document, const std::string& data) {
+  if (document.root().at_path("data.type").node()) return;
+  const std::string type = dataset_type_of(data);
+  if (type.empty()) return;  // the recipe check then asks for data.type
+  document.set("data.type", toml::value<std::string>(type),
+               sdk::Origin{"", 0, 0, "command line (--data " + data + ": the folder's layout)"});
+}
+
 void print_outcomes(const std::vector<framework::train::StageOutcome>& stages) {
   if (framework::distributed::world_from_environment().rank != 0) return;  // rank 0 holds the metrics
   for (const auto& stage : stages) {
@@ -178,6 +205,7 @@ void add_train(CLI::App& app, CliContext& context) {
       framework::RecipeRequest request = state->recipe_options.request(state->recipe);
       request.overrides.insert(request.overrides.begin(), flag_overrides.begin(), flag_overrides.end());
       loaded = framework::load_recipe(request);
+      if (state->flags.data) complete_data_type(loaded.document, *state->flags.data);
       for (const auto& path : framework::recipe_plugin_paths(loaded.document)) {
         context.runtime().plugins().load_path(path);
       }
