@@ -4,8 +4,8 @@
 //
 // Every input must either throw sdk::DataError or give a graph whose tensors all lie inside their
 // storages: this target reads every byte each tensor reaches (so that ASan sees an out-of-bounds
-// view), and converts the saved object to JSON and repr. Anything else (a crash, another
-// exception, a sanitizer report) is a bug.
+// view), and converts the saved object to JSON and repr. Every DataError of the readers names the
+// file first. Anything else (a crash, another exception, a sanitizer report) is a bug.
 //
 // libFuzzer with ASan/UBSan: `scripts/fuzz.sh [SECONDS] pth`. The replay build (ctest
 // pth_fuzz_replay, see replay.h) runs every seed, its prefixes and seeded mutations.
@@ -41,6 +41,16 @@ std::uint64_t touch(const at::Tensor& tensor) {
   return sum;
 }
 
+// repr and JSON of the saved object, strict UTF-8. Their DataErrors (values too deep or too
+// large) carry no file name: these functions know none.
+void convert(const pytorch::Graph& graph) {
+  try {
+    pytorch::repr(graph, graph.root());
+    pytorch::to_json(graph, graph.root()).dump(-1, ' ', false, nlohmann::json::error_handler_t::strict);
+  } catch (const rtseg::sdk::DataError&) {
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -52,10 +62,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (pytorch::Ref ref = 0; ref < file.graph.size(); ++ref) {
       if (file.graph[ref].kind == pytorch::Kind::Tensor) sum += touch(file.graph[ref].tensor);
     }
-    pytorch::repr(file.graph, file.graph.root());
-    pytorch::to_json(file.graph, file.graph.root()).dump(-1, ' ', false, nlohmann::json::error_handler_t::strict);
     static volatile std::uint64_t sink = 0;  // keeps the reads
     sink = sink + sum;
+    convert(file.graph);
     rtseg::framework::rfdetr::checkpoint_from(file, name);
   } catch (const rtseg::sdk::DataError& error) {
     require(std::string(error.what()).rfind(name, 0) == 0);  // every message starts with the file

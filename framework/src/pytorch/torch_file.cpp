@@ -215,8 +215,11 @@ class LegacyReader {
       source_.fail("not a PyTorch checkpoint (neither a zip archive nor the legacy format's magic number).");
     }
     const Graph protocol = next("protocol version");
-    if (protocol[protocol.root()].kind != Kind::Int || protocol[protocol.root()].integer != kLegacyProtocol) {
-      source_.fail("unknown legacy format version " + repr(protocol, protocol.root()) + " (expected 1001).");
+    const Value& version = protocol[protocol.root()];
+    if (version.kind != Kind::Int || version.integer != kLegacyProtocol) {
+      const std::string found = version.kind == Kind::Int ? std::to_string(version.integer)
+                                                          : std::string("(a ") + kind_name(version.kind) + ")";
+      source_.fail("unknown legacy format version " + found + " (expected 1001).");
     }
     const Graph info = next("system info");
     const Value* little = info.find(info[info.root()], "little_endian");

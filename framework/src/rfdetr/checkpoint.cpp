@@ -14,11 +14,21 @@ using pytorch::Value;
   throw sdk::DataError(path.string() + ": " + what);
 }
 
-// The top-level keys, for messages ("it has: model, args").
+// A key as Python writes it, for messages; a key too deep to write (a hostile file's) is not
+// the error to report.
+std::string key_text(const Graph& graph, Ref key) {
+  try {
+    return pytorch::repr(graph, key);
+  } catch (const sdk::DataError&) {
+    return "(a " + std::string(pytorch::kind_name(graph[key].kind)) + " too deep to print)";
+  }
+}
+
+// The top-level keys, for messages ("it has: 'model', 'args'").
 std::string keys_of(const Graph& graph, const Value& dict) {
   std::string keys;
   for (std::size_t i = 0; i + 1 < dict.items.size(); i += 2) {
-    keys += (keys.empty() ? "" : ", ") + pytorch::repr(graph, dict.items[i]);
+    keys += (keys.empty() ? "" : ", ") + key_text(graph, dict.items[i]);
   }
   return keys.empty() ? "nothing" : keys;
 }
@@ -41,7 +51,7 @@ NamedTensors state_dict(const Graph& graph, const Value& dict, const std::string
     const Value& name = graph[dict.items[i]];
     const Value& tensor = graph[dict.items[i + 1]];
     if (name.kind != Kind::String || tensor.kind != Kind::Tensor) {
-      fail(path, "'" + entry + "' entry " + pytorch::repr(graph, dict.items[i]) + " is not a named tensor (" +
+      fail(path, "'" + entry + "' entry " + key_text(graph, dict.items[i]) + " is not a named tensor (" +
                      pytorch::kind_name(tensor.kind) + ").");
     }
     tensors.emplace(name.text, tensor.tensor);
