@@ -6,6 +6,9 @@
 #include <fstream>
 #include <iterator>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "rtseg/sdk/atomic_file.h"
 #include "rtseg/sdk/errors.h"
 #include "test_support.h"
@@ -45,6 +48,36 @@ TEST(AtomicFile, AnAbandonedWriteKeepsTheOldFile) {
   }  // destroyed without commit(), as when an exception unwinds a writer
   EXPECT_EQ(read(file), "old");
   EXPECT_EQ(entries(dir.path()), 1u);
+}
+
+// A pid no process has any more: a child that has exited and been reaped.
+pid_t dead_pid() {
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ::waitpid(child, nullptr, 0);
+  return child;
+}
+
+// A process killed mid-write leaves its temporary; the next process's first write into that
+// folder removes it, and never a live process's temporary (or a file merely named like one).
+TEST(AtomicFile, TheNextWriteRemovesTemporariesOfKilledWriters) {
+  TempDir dir;
+  const std::string dead = std::to_string(dead_pid());
+  const auto stale = dir.write(".state.safetensors.tmp-" + dead + "-3", "half a checkpoint");
+  const auto live = dir.write(".state.safetensors.tmp-" + std::to_string(::getppid()) + "-0", "being written");
+  const auto look_alike = dir.write(".notes.tmp-" + dead + "-x", "not ours");
+  std::filesystem::create_directories(dir / "sub");
+  const auto deeper = dir.write("sub/.a.tmp-" + dead + "-0", "another folder");
+  const auto removed = remove_stale_temporaries(dir.path());
+  ASSERT_EQ(removed.size(), 1u);
+  EXPECT_EQ(removed[0], stale);
+  EXPECT_TRUE(std::filesystem::exists(live));
+  EXPECT_TRUE(std::filesystem::exists(look_alike));
+  EXPECT_TRUE(std::filesystem::exists(deeper));
+
+  write_file_atomically(dir / "sub" / "results.csv", "epoch\n");  // the first write into sub/
+  EXPECT_FALSE(std::filesystem::exists(deeper));
+  EXPECT_EQ(entries(dir / "sub"), 1u);
 }
 
 TEST(AtomicFile, ErrorsNameTheFileAndTheStep) {

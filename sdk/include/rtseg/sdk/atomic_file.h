@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string_view>
+#include <vector>
 
 #include "rtseg/sdk/export.h"
 
@@ -15,7 +16,13 @@ namespace rtseg::sdk {
 /// writes files that are rewritten whole (checkpoints, weights, pictures, CSV, JSON).
 ///
 /// Errors throw sdk::Error "<target>: cannot write (<step>: <system reason>)"; the temporary
-/// file is removed whenever commit() has not completed, and the target is left untouched.
+/// file is removed whenever commit() has not completed, and the target is left untouched. A
+/// process killed mid-write cannot remove its temporary: the first AtomicFile of a later process
+/// in the same folder removes such leftovers (remove_stale_temporaries).
+///
+/// Test-only: RTSEG_TEST_KILL_IN_WRITE=<file name>:<n> makes the n-th commit() of a file of that
+/// name in this process cut its temporary to half and kill the process (SIGKILL) before the
+/// rename -- a deterministic "killed while writing a checkpoint" for the resume tests.
 class RTSEG_SDK_API AtomicFile {
  public:
   /// Creates the temporary file (mode 0644) beside `target`.
@@ -41,5 +48,10 @@ class RTSEG_SDK_API AtomicFile {
 
 /// AtomicFile in one call.
 RTSEG_SDK_API void write_file_atomically(const std::filesystem::path& file, std::string_view contents);
+
+/// Removes the temporaries (".<name>.tmp-<pid>-<n>") that processes no longer running on this
+/// machine left in `folder` (not its subfolders) when they were killed mid-write; a live
+/// process's, this one's included, are kept. Returns the files removed.
+RTSEG_SDK_API std::vector<std::filesystem::path> remove_stale_temporaries(const std::filesystem::path& folder);
 
 }  // namespace rtseg::sdk
