@@ -8,6 +8,7 @@
 #include "coco_json.h"
 #include "image_loading.h"
 #include "layout.h"
+#include "rtseg/sdk/dataset_paths.h"
 #include "rtseg/sdk/errors.h"
 
 namespace rtseg::plugins::coco {
@@ -98,13 +99,26 @@ void keep_readable_images(CocoSplit& split, const std::string& display) {
   split.images = std::move(kept);
 }
 
-CocoSplit to_split(LoadedSplit&& loaded, const std::vector<std::int64_t>& labels) {
+// A file_name that leads outside the dataset (absolute, or ../ out of it) is refused unless the
+// recipe allows it: the images folder a recipe names may be anywhere, the annotation's entries not.
+void check_inside(const CocoImage& image, const fs::path& file, const SplitSource& source, const fs::path& root) {
+  if (sdk::path_is_within(file, root) || sdk::path_is_within(file, source.images)) return;
+  throw sdk::DataError(source.display + ": image id " + std::to_string(image.record.id) + ": file_name \"" +
+                       image.record.file + "\" leads outside the dataset folder " + root.string() +
+                       ". Fix the annotation, or set data.allow_outside_files = true if the dataset really "
+                       "keeps its images elsewhere.");
+}
+
+CocoSplit to_split(LoadedSplit&& loaded, const std::vector<std::int64_t>& labels, const fs::path& root,
+                   bool allow_outside_files) {
   CocoSplit split;
   split.name = loaded.source.name;
   split.problems = std::move(loaded.file.problems);
   split.images = std::move(loaded.file.images);
   for (CocoImage& image : split.images) {
-    image.record.file = (loaded.source.images / image.record.file).string();
+    const fs::path file = loaded.source.images / image.record.file;
+    if (!allow_outside_files) check_inside(image, file, loaded.source, root);
+    image.record.file = file.string();
     // Annotations of a left-out category cannot exist: it is left out only when none names it.
     for (sdk::Annotation& annotation : image.annotations) {
       annotation.label = labels[static_cast<std::size_t>(annotation.label)];
@@ -132,7 +146,7 @@ std::unique_ptr<CocoDataset> make_coco(CocoOptions options, const sdk::BuildCont
   for (LoadedSplit& split : loaded) {
     const std::string display = split.source.display;
     const std::int64_t annotations = split.file.annotation_count;
-    splits.push_back(to_split(std::move(split), labels));
+    splits.push_back(to_split(std::move(split), labels, root, options.allow_outside_files));
     if (options.image_check == "header") keep_readable_images(splits.back(), display);
     if (context.logger) {
       context.logger->info("coco: {}: {} images, {} annotations, {} problems (from {})",

@@ -30,6 +30,10 @@ CocoOptions coco_options_from(sdk::ConfigReader& reader) {
       "image_check", options.image_check, {"lazy", "header"},
       "\"lazy\": image sizes are checked when an image is loaded; \"header\": every image's header "
       "is read when the dataset is built, and missing or mismatched images are left out");
+  options.allow_outside_files = reader.get(
+      "allow_outside_files", options.allow_outside_files,
+      "let file_name entries name images outside the dataset folder (absolute paths, ../); "
+      "false: a downloaded dataset cannot make rtseg open other files on the machine");
 
   reader.check(!options.path.empty(), "path", "must not be empty.");
   reader.check(options.train_images.empty() || !options.train_json.empty(), "train_images",

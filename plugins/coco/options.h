@@ -16,6 +16,7 @@ struct CocoOptions {
   std::string test_images;         //   ...
   bool drop_root_category = true;  // leave out Roboflow's unused root category ("none" parent)
   std::string image_check = "lazy";  // "lazy": sizes checked by load(); "header": at build time
+  bool allow_outside_files = false;  // file_name entries may lead outside the dataset folder
 };
 
 /// Reads the [data] section of a recipe whose type is "coco".

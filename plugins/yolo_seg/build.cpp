@@ -107,7 +107,8 @@ std::unique_ptr<YoloSegDataset> make_yolo_seg(YoloSegOptions options,
   for (const SplitEntries& entries : data.splits) {
     YoloSplit split;
     split.name = entries.name;
-    const std::vector<ImageFiles> files = list_split_images(data, entries, split.problems);
+    const std::vector<ImageFiles> files =
+        list_split_images(data, entries, split.problems, options.allow_outside_files);
     std::int64_t annotations = 0;
     for (ImageResult& result : read_images(files, class_count, root)) {
       for (sdk::DataProblem& problem : result.problems)

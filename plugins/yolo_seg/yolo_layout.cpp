@@ -5,6 +5,7 @@
 #include <fstream>
 #include <system_error>
 
+#include "rtseg/sdk/dataset_paths.h"
 #include "rtseg/sdk/errors.h"
 
 namespace rtseg::plugins::yolo_seg {
@@ -53,16 +54,27 @@ void add_image(const fs::path& file, const fs::path& root, std::vector<fs::path>
   }
 }
 
-void add_listed_images(const fs::path& list, std::vector<fs::path>& images) {
+// Where a path named by a dataset file leads outside the dataset: the error, naming the place.
+sdk::DataError outside(const std::string& place, const std::string& entry, const fs::path& root) {
+  return sdk::DataError(place + ": \"" + entry + " leads outside the dataset folder " + root.string() +
+                        ". Fix the entry, or set data.allow_outside_files = true if the dataset "
+                        "really keeps its images elsewhere.");
+}
+
+void add_listed_images(const fs::path& list, const fs::path* root, std::vector<fs::path>& images) {
   std::ifstream in(list);
   if (!in) throw sdk::DataError(list.string() + ": cannot be read");
   std::string line;
-  while (std::getline(in, line)) {
+  for (std::int64_t number = 1; std::getline(in, line); ++number) {
     while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
     std::size_t begin = 0;
     while (begin < line.size() && std::isspace(static_cast<unsigned char>(line[begin]))) ++begin;
     if (begin == line.size()) continue;
-    images.push_back(list.parent_path() / line.substr(begin));
+    const fs::path image = list.parent_path() / line.substr(begin);
+    if (root && !sdk::path_is_within(image, *root)) {
+      throw outside(list.string() + ":" + std::to_string(number), line.substr(begin) + "\"", *root);
+    }
+    images.push_back(image);
   }
 }
 
@@ -82,12 +94,17 @@ fs::path label_path_for(const fs::path& image) {
 }
 
 std::vector<ImageFiles> list_split_images(const DataYaml& data, const SplitEntries& split,
-                                          std::vector<sdk::DataProblem>& problems) {
+                                          std::vector<sdk::DataProblem>& problems,
+                                          bool allow_outside_files) {
   const fs::path root = data.file.parent_path();
+  const fs::path* confine = allow_outside_files ? nullptr : &root;  // the folder images must be in
   std::vector<fs::path> images;
   std::vector<sdk::DataProblem> found_problems;
   for (const std::string& entry : split.entries) {
     const fs::path resolved = resolve_entry(data, split, entry);
+    if (confine && !sdk::path_is_within(resolved, root)) {
+      throw outside(data.file.string() + ": " + split.key, entry + "\" (" + resolved.string() + ")", root);
+    }
     std::error_code error;
     if (fs::is_directory(resolved, error)) {
       const auto options = fs::directory_options::follow_directory_symlink;
@@ -95,7 +112,7 @@ std::vector<ImageFiles> list_split_images(const DataYaml& data, const SplitEntri
         if (item.is_regular_file(error)) add_image(item.path(), root, images, found_problems);
       }
     } else if (lower_extension(resolved) == ".txt") {
-      add_listed_images(resolved, images);
+      add_listed_images(resolved, confine, images);
     } else {
       add_image(resolved, root, images, found_problems);
     }

@@ -26,8 +26,10 @@ std::filesystem::path label_path_for(const std::filesystem::path& image);
 /// image. Entries resolve against DataYaml::base; an entry `../x` that does not exist there is
 /// also tried as `x` (Roboflow writes `train: ../train/images` in a data.yaml that sits in the
 /// dataset folder). JPEG and PNG files are used; other image formats are listed in `problems`.
-/// Throws sdk::DataError when an entry does not exist.
+/// Throws sdk::DataError when an entry does not exist, and -- unless `allow_outside_files` -- when
+/// an entry or a listed image leads outside the folder of data.yaml (absolute, or ../ out of it).
 std::vector<ImageFiles> list_split_images(const DataYaml& data, const SplitEntries& split,
-                                          std::vector<sdk::DataProblem>& problems);
+                                          std::vector<sdk::DataProblem>& problems,
+                                          bool allow_outside_files = false);
 
 }  // namespace rtseg::plugins::yolo_seg

@@ -167,6 +167,28 @@ std::string build_error(const CocoOptions& options, const std::filesystem::path&
   return "(no error)";
 }
 
+// A downloaded annotation file cannot make rtseg open a file outside the dataset: an absolute
+// file_name or one that climbs out with ../ is refused with the file and image named, unless the
+// recipe allows it (data.allow_outside_files); ../ that stays inside is fine.
+TEST(CocoDataset, FileNamesMayNotLeadOutsideTheDataset) {
+  TempDir dir;
+  write_roboflow_dataset(dir);
+  for (const std::string& file_name : {std::string("../../../etc/passwd"), std::string("/etc/passwd")}) {
+    dir.write("dataset/train/_annotations.coco.json",
+              coco_json(image_entry(10, "a.png", 6, 4) + ", " + image_entry(11, file_name, 5, 5), ""));
+    const std::string error = build_error(options_for("dataset"), dir.path());
+    EXPECT_THAT(error, HasSubstr("train/_annotations.coco.json: image id 11: file_name \"" + file_name +
+                                 "\" leads outside the dataset folder"));
+    EXPECT_THAT(error, HasSubstr("data.allow_outside_files = true"));
+    CocoOptions allowed = options_for("dataset");
+    allowed.allow_outside_files = true;
+    EXPECT_EQ(make_coco(allowed, context_in(dir.path()))->record("train", 1).file,
+              (dir / "dataset/train" / file_name).string());
+  }
+  dir.write("dataset/train/_annotations.coco.json", coco_json(image_entry(10, "../valid/c.png", 3, 3), ""));
+  EXPECT_EQ(make_coco(options_for("dataset"), context_in(dir.path()))->size("train"), 1);
+}
+
 TEST(CocoDataset, LayoutErrorsSayWhatWasExpected) {
   TempDir dir;
   EXPECT_EQ(build_error(options_for("missing"), dir.path()),

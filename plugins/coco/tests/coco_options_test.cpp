@@ -61,7 +61,7 @@ TEST(CocoOptions, DescribingDocumentsEveryKey) {
   for (const sdk::OptionDoc& doc : reader.docs()) keys.push_back(doc.key);
   EXPECT_THAT(keys, ::testing::UnorderedElementsAre("path", "train_json", "valid_json", "test_json",
                                                     "train_images", "valid_images", "test_images",
-                                                    "drop_root_category", "image_check"));
+                                                    "drop_root_category", "image_check", "allow_outside_files"));
   EXPECT_TRUE(reader.docs()[0].required);
 }
 

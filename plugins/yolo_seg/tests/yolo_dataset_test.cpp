@@ -100,6 +100,32 @@ TEST(YoloSegDataset, PathMayNameTheYamlAndEntriesMayBeListsAndFiles) {
   EXPECT_EQ(dataset->size("test"), 1);
 }
 
+// data.yaml entries and image lists may not lead outside the folder of data.yaml (absolute paths,
+// ../ out of it) unless the recipe allows it; Roboflow's ../train/images (found inside) is fine.
+TEST(YoloSegDataset, EntriesMayNotLeadOutsideTheDataset) {
+  TempDir dir;
+  write_roboflow_dataset(dir);
+  save_image(dir / "elsewhere/images/x.png", gradient_image(4, 4, 4));
+  const auto error_of = [&](const YoloSegOptions& options) {
+    try {
+      make_yolo_seg(options, context_in(dir.path()));
+    } catch (const sdk::Error& error) {
+      return std::string(error.what());
+    }
+    return std::string("(no error)");
+  };
+  dir.write("ds/data.yaml", "train: " + (dir / "elsewhere/images").string() + "\nnames: [bolt, nut]\n");
+  EXPECT_THAT(error_of(options_for("ds")), HasSubstr("data.yaml: train: \"" + (dir / "elsewhere/images").string()));
+  EXPECT_THAT(error_of(options_for("ds")), HasSubstr("leads outside the dataset folder"));
+  dir.write("ds/data.yaml", "train: list.txt\nnames: [bolt, nut]\n");
+  dir.write("ds/list.txt", "train/images/a.png\n../elsewhere/images/x.png\n");
+  EXPECT_THAT(error_of(options_for("ds")),
+              HasSubstr("list.txt:2: \"../elsewhere/images/x.png\" leads outside the dataset folder"));
+  YoloSegOptions allowed = options_for("ds");
+  allowed.allow_outside_files = true;
+  EXPECT_EQ(make_yolo_seg(allowed, context_in(dir.path()))->size("train"), 2);
+}
+
 TEST(YoloSegDataset, BadRowsAndImagesAreProblems) {
   TempDir dir;
   write_roboflow_dataset(dir);
