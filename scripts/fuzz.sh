@@ -5,13 +5,13 @@
 # input in build-fuzz/crashes/ and makes the script fail.
 #
 # Usage: scripts/fuzz.sh [SECONDS_PER_TARGET (default 60)] [TARGET ...]
-# Targets: rle jpeg png coco_json pth (default: all).
+# Targets: rle jpeg png coco_json pth yolo_label data_yaml recipe_toml safetensors (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-if [ ${#targets[@]} -eq 0 ]; then targets=(rle jpeg png coco_json pth); fi
+if [ ${#targets[@]} -eq 0 ]; then targets=(rle jpeg png coco_json pth yolo_label data_yaml recipe_toml safetensors); fi
 
 scripts/install-deps.sh clang libclang-rt-14-dev
 build=build-fuzz

@@ -57,10 +57,16 @@ std::string read_row(const std::vector<std::string_view>& tokens, std::int64_t c
   const double w = static_cast<double>(width), h = static_cast<double>(height);
   annotation.label = static_cast<std::int64_t>(class_value);
   if (coordinates == 4) {  // cx cy w h
-    const double box_w = values[2] * w, box_h = values[3] * h;
-    if (box_w <= 0 || box_h <= 0) return "box with zero width or height";
-    annotation.box_xywh = {values[0] * w - box_w / 2, values[1] * h - box_h / 2, box_w, box_h};
-    annotation.area = box_w * box_h;
+    if (values[2] <= 0 || values[3] <= 0) return "box with zero width or height";
+    // A centre near an edge can put part of the box outside the image: clipped, as Ultralytics
+    // clips its boxes.
+    const double x0 = std::max(0.0, (values[0] - values[2] / 2) * w);
+    const double y0 = std::max(0.0, (values[1] - values[3] / 2) * h);
+    const double x1 = std::min(w, (values[0] + values[2] / 2) * w);
+    const double y1 = std::min(h, (values[1] + values[3] / 2) * h);
+    if (x1 <= x0 || y1 <= y0) return "box outside the image";
+    annotation.box_xywh = {x0, y0, x1 - x0, y1 - y0};
+    annotation.area = (x1 - x0) * (y1 - y0);
     return {};
   }
   std::vector<double> polygon(coordinates);

@@ -21,7 +21,8 @@ struct LabelRows {
 /// least 3 points) or `class cx cy w h` (a box), all normalised to the image.
 ///
 /// Coordinates become pixels of a `width` x `height` image. A polygon's box is its extent and its
-/// area the shoelace area; a box row has no outline (an empty segmentation) and area w * h. Rows
+/// area the shoelace area; a box row has no outline (an empty segmentation), is clipped to the
+/// image (a centre near an edge puts part of it outside) and has the clipped box's area. Rows
 /// with an unknown class, an odd number of coordinates, fewer than 3 points, a value that is not a
 /// finite number or lies outside [0, 1] by more than kCoordinateTolerance, zero area, or that
 /// repeat an earlier row are skipped and described in `problems`.

@@ -39,6 +39,16 @@ TEST(LabelRows, BoxesHaveNoOutline) {
   EXPECT_TRUE(rows.annotations[0].segmentation.empty());
 }
 
+// Found by the yolo_label fuzz target: a box whose centre is near an edge reached outside the
+// image (x -15 here); it is clipped to the image, its area with it.
+TEST(LabelRows, BoxesReachingOutsideTheImageAreClipped) {
+  const LabelRows rows = parse_label_rows("0 0.1 0.5 0.5 0.2\n0 1.0 1.0 0.2 0.2\n", 1, 100, 80);
+  ASSERT_EQ(rows.annotations.size(), 2u);
+  EXPECT_THAT(rows.annotations[0].box_xywh, Pointwise(DoubleEq(), {0.0, 32.0, 35.0, 16.0}));
+  EXPECT_DOUBLE_EQ(rows.annotations[0].area, 35.0 * 16.0);
+  EXPECT_THAT(rows.annotations[1].box_xywh, Pointwise(DoubleEq(), {90.0, 72.0, 10.0, 8.0}));
+}
+
 TEST(LabelRows, ValuesJustOutsideTheImageAreClamped) {
   const LabelRows rows = parse_label_rows("0 -0.005 0 1.004 0 1 1\n", 1, 100, 100);
   ASSERT_EQ(rows.annotations.size(), 1u);
