@@ -116,11 +116,32 @@ std::shared_ptr<T> build_component(const Registry& registry, const RecipeDocumen
   return registry.create<T>(ref.type, reader, context);
 }
 
+void check_resolution(const sdk::Backbone& backbone, const RecipeDocument& document, std::int64_t resolution) {
+  const std::int64_t divisor = backbone.size_divisibility();
+  if (divisor <= 1 || resolution % divisor == 0) return;
+  const std::int64_t lower = std::max(divisor, resolution / divisor * divisor);
+  const std::int64_t higher = resolution / divisor * divisor + divisor;
+  throw sdk::ConfigError(document.origin("model.resolution").to_string() + ": model.resolution = " +
+                         std::to_string(resolution) + " cannot be taken by the backbone: sides must be multiples of " +
+                         std::to_string(divisor) + " (its size divisibility, e.g. patch size x windows); use " +
+                         (lower == higher ? std::string() : std::to_string(lower) + " or ") + std::to_string(higher) +
+                         " (--resolution).");
+}
+
+void check_backbone_resolution(const Registry& registry, const RecipeDocument& document, const CheckedRecipe& recipe,
+                               sdk::BuildContext context) {
+  context.model = model_settings(recipe.model);
+  context.inputs.clear();
+  check_resolution(*build_component<sdk::Backbone>(registry, document, recipe.backbone, context), document,
+                   recipe.model.resolution);
+}
+
 std::shared_ptr<Model> build_model(const Registry& registry, const RecipeDocument& document,
                                    const CheckedRecipe& recipe, sdk::BuildContext context) {
   context.model = model_settings(recipe.model);
   context.inputs.clear();
   auto backbone = build_component<sdk::Backbone>(registry, document, recipe.backbone, context);
+  check_resolution(*backbone, document, recipe.model.resolution);
   context.inputs = backbone->output_spec();
   auto decoder = build_component<sdk::Decoder>(registry, document, recipe.decoder, context);
   context.decoder = decoder->spec();

@@ -1,10 +1,17 @@
 #include "rtseg/framework/train_options.h"
 
+#include <cmath>
+#include <sstream>
+#include <tuple>
+
 #include "rtseg/framework/memory_size.h"
 #include "rtseg/sdk/errors.h"
 
 namespace rtseg::framework {
 namespace {
+
+constexpr std::int64_t kMostPerStep = std::int64_t{1} << 20;  // batch, accum
+constexpr std::int64_t kMostEpochs = 1000000;
 
 LossOptions loss_options_from(sdk::ConfigReader& reader) {
   LossOptions o;
@@ -101,13 +108,19 @@ TrainOptions train_options_from(sdk::ConfigReader& reader) {
   o.output_dir = reader.get("output_dir", o.output_dir,
                             "folder of run folders <stage>_<size>_<resolution>_<n>");
   o.checkpoint_interval = reader.get("checkpoint_interval", o.checkpoint_interval,
-                                     "also keep a numbered checkpoint every this many epochs");
+                                     "also keep weights/epoch<N>.safetensors every this many epochs");
+  o.checkpoint_every = reader.get("checkpoint_every", o.checkpoint_every,
+                                  "also save the training state (for --resume) within epochs: \"500 steps\", "
+                                  "\"15 min\", \"500 steps, 15 min\" (whichever comes first) or \"off\"");
   o.tensorboard = reader.get("tensorboard", o.tensorboard, "write TensorBoard event files");
   o.loss = loss_options_from(reader.section("loss", "loss weights"));
   o.matcher = matcher_options_from(reader.section("matcher", "matching costs"));
 
   reader.check(o.batch >= 1, "batch", "must be at least 1.");
   reader.check(o.accum >= 1, "accum", "must be at least 1.");
+  // Limits far beyond any real run, so that step and image counts cannot overflow.
+  reader.check(o.batch <= kMostPerStep, "batch", "must be at most " + std::to_string(kMostPerStep) + ".");
+  reader.check(o.accum <= kMostPerStep, "accum", "must be at most " + std::to_string(kMostPerStep) + ".");
   if (!o.memory_budget.empty()) {
     try {
       parse_memory_size(o.memory_budget);
@@ -117,6 +130,7 @@ TrainOptions train_options_from(sdk::ConfigReader& reader) {
   }
   reader.check(o.workers >= 0, "workers", "must not be negative.");
   reader.check(o.epochs >= 1, "epochs", "must be at least 1.");
+  reader.check(o.epochs <= kMostEpochs, "epochs", "must be at most " + std::to_string(kMostEpochs) + ".");
   reader.check(o.max_steps >= 0, "max_steps", "must not be negative (0: no limit).");
   reader.check(o.lr > 0, "lr", "must be positive.");
   reader.check(o.lr_encoder >= 0, "lr_encoder", "must not be negative.");
@@ -127,7 +141,45 @@ TrainOptions train_options_from(sdk::ConfigReader& reader) {
   reader.check(o.dist_timeout > 0, "dist_timeout", "must be positive (minutes).");
   reader.check(o.threads >= 0, "threads", "must not be negative (0: all cores).");
   reader.check(o.checkpoint_interval >= 1, "checkpoint_interval", "must be at least 1.");
+  try {
+    std::tie(o.checkpoint_every_steps, o.checkpoint_every_minutes) = parse_checkpoint_every(o.checkpoint_every);
+  } catch (const sdk::ConfigError& error) {
+    reader.fail("checkpoint_every", error.what());
+  }
   return o;
+}
+
+std::pair<std::int64_t, double> parse_checkpoint_every(const std::string& text) {
+  std::pair<std::int64_t, double> every{0, 0.0};
+  if (text == "off") return every;
+  const auto bad = [&text](const std::string& why) {
+    return sdk::ConfigError("\"" + text + "\": " + why +
+                            "; expected \"500 steps\", \"15 min\", \"1 h\", \"500 steps, 15 min\" or \"off\".");
+  };
+  std::istringstream parts(text);
+  for (std::string part; std::getline(parts, part, ',');) {
+    std::istringstream words(part);
+    double value = 0;
+    std::string unit, rest;
+    if (!(words >> value) || !(words >> unit) || (words >> rest) || !(value > 0) || !std::isfinite(value)) {
+      throw bad("'" + part + "' is not a positive number and a unit");
+    }
+    if (unit == "step" || unit == "steps") {
+      if (value != std::floor(value) || value > 1e15) throw bad("steps must be a whole number");
+      if (every.first > 0) throw bad("steps given twice");
+      every.first = static_cast<std::int64_t>(value);
+      continue;
+    }
+    double minutes = 0;
+    if (unit == "s" || unit == "sec" || unit == "seconds") minutes = value / 60;
+    if (unit == "min" || unit == "minutes") minutes = value;
+    if (unit == "h" || unit == "hours") minutes = value * 60;
+    if (minutes == 0) throw bad("unknown unit '" + unit + "'");
+    if (every.second > 0) throw bad("a time given twice");
+    every.second = minutes;
+  }
+  if (every.first == 0 && every.second == 0) throw bad("no interval");
+  return every;
 }
 
 }  // namespace rtseg::framework

@@ -176,3 +176,21 @@ TEST_F(RuntimeFixture, BuildsAndProbesTheModelThroughFeatureSpecs) {
 
 }  // namespace
 }  // namespace rtseg::framework
+
+namespace rtseg::framework {
+namespace {
+
+// train.checkpoint_every: steps and/or a time, whichever comes first, or off.
+TEST(CheckpointEvery, ReadsStepsTimesAndOff) {
+  EXPECT_EQ(parse_checkpoint_every("500 steps"), (std::pair<std::int64_t, double>{500, 0.0}));
+  EXPECT_EQ(parse_checkpoint_every("15 min"), (std::pair<std::int64_t, double>{0, 15.0}));
+  EXPECT_EQ(parse_checkpoint_every("1 step, 2 h"), (std::pair<std::int64_t, double>{1, 120.0}));
+  EXPECT_EQ(parse_checkpoint_every("90 s"), (std::pair<std::int64_t, double>{0, 1.5}));
+  EXPECT_EQ(parse_checkpoint_every("off"), (std::pair<std::int64_t, double>{0, 0.0}));
+  for (const char* bad : {"", "15", "0 min", "-1 steps", "1.5 steps", "3 days", "1 steps, 2 steps", "nan min"}) {
+    EXPECT_THROW(parse_checkpoint_every(bad), sdk::ConfigError) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace rtseg::framework

@@ -86,7 +86,8 @@ TEST(MetricsLog, ResumingKeepsEarlierEpochsAndAppends) {
     std::ofstream(dir / "metrics.jsonl", std::ios::app) << "{\"kind\":\"step\",\"epo";  // crash mid-line
   }
   {
-    MetricsLog log(dir.path(), /*resume_epoch=*/3);  // the last checkpoint is from the end of epoch 2
+    MetricsLog log(dir.path(), ResumePoint{3, 200});  // the last checkpoint is from the end of epoch 2
+    EXPECT_EQ(log.dropped_last_step(), 400);           // the run had got to step 400
     ASSERT_EQ(log.epoch_rows().size(), 2u);
     EXPECT_EQ(log.epoch_rows()[1].epoch, 2);
     EXPECT_NEAR(*log.epoch_rows()[1].value("metrics/mAP50(B)"), 0.2, 1e-9);
@@ -109,6 +110,32 @@ TEST(MetricsLog, ResumingKeepsEarlierEpochsAndAppends) {
   }
   EXPECT_EQ(epochs_and_kinds,
             (std::vector<std::string>{"1step", "1epoch", "2step", "2epoch", "3epoch"}));
+}
+
+// A checkpoint within epoch 2 (after step 150): the steps up to it stay, epoch 2's later steps go,
+// and epoch 1's row -- the last completed epoch -- stays in both files.
+TEST(MetricsLog, ResumingMidEpochKeepsTheStepsBeforeTheCheckpoint) {
+  testing::TempDir dir;
+  {
+    MetricsLog log(dir.path());
+    log.log_step(row(1, {{"train/loss", 3}}));
+    log.log_epoch(row(1, {{"train/loss", 3}}));
+    for (const std::int64_t step : {140, 150, 160}) {
+      MetricsRow record = row(2, {{"train/loss", 2}});
+      record.step = step;
+      log.log_step(record);
+    }
+  }
+  MetricsLog log(dir.path(), ResumePoint{2, 150});
+  EXPECT_EQ(log.dropped_last_step(), 160);
+  ASSERT_EQ(log.epoch_rows().size(), 1u);
+  EXPECT_EQ(read(dir / "results.csv"), "epoch,time,train/loss\n1,10.500,3\n");
+  std::istringstream lines(read(dir / "metrics.jsonl"));
+  std::vector<std::int64_t> steps;
+  for (std::string line; std::getline(lines, line);) {
+    steps.push_back(nlohmann::json::parse(line)["step"].get<std::int64_t>());
+  }
+  EXPECT_EQ(steps, (std::vector<std::int64_t>{100, 100, 140, 150}));
 }
 
 TEST(MetricsLog, AFreshRunStartsEmptyAndARepeatedEpochReplacesItsRow) {

@@ -87,7 +87,7 @@ TEST(CliTrain, TrainEvalAndPredictFromTheCommandLine) {
 }
 
 // A job manager's SIGTERM to the launcher reaches every rank once: they agree to stop at the same
-// step, rank 0 saves the state, and the launcher ends with the interrupted run's code.
+// step, rank 0 saves the state, and the launcher ends with the interrupted run's code (143).
 TEST(CliTrain, NprocPassesSignalsOnToTheRanks) {
   const fs::path work = fs::temp_directory_path() / ("rtseg_cli_nproc_signal_" + std::to_string(::getpid()));
   fs::remove_all(work);
@@ -102,7 +102,7 @@ TEST(CliTrain, NprocPassesSignalsOnToTheRanks) {
   std::ofstream(work / "stop.sh") << script;
   const Result stopped = run_command("bash " + (work / "stop.sh").string() + " 2>&1");
   const std::string output = testing::read_text(log);
-  EXPECT_THAT(stopped.output, HasSubstr("launcher exit 130")) << output;
+  EXPECT_THAT(stopped.output, HasSubstr("launcher exit 143")) << output;
   EXPECT_THAT(output, HasSubstr("stopped by signal 15"));
   std::vector<fs::path> folders;
   for (const auto& entry : fs::directory_iterator(work / "runs")) folders.push_back(entry.path());

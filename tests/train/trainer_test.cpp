@@ -10,6 +10,7 @@
 
 #include "rtseg/framework/train/pipeline.h"
 #include "rtseg/framework/train/stop_signal.h"
+#include "rtseg/framework/train/training_state.h"
 #include "rtseg/sdk/errors.h"
 #include "rtseg/sdk/safetensors.h"
 #include "test_support.h"
@@ -82,6 +83,8 @@ TEST(Trainer, ResumingGivesExactlyTheUninterruptedRun) {
   framework::LoadedRecipe first = testing::loaded(testing::tiny_recipe(runs, "", true));
   framework::apply_overrides(first.document, {framework::Override{"train.epochs", "1", ""}});
   const auto half = run_pipeline(*runtime, first, PipelineOptions{});
+  const double seconds_before = framework::train::read_progress(half[0].run / "state.safetensors").seconds;
+  EXPECT_GT(seconds_before, 0);
   PipelineOptions resume;
   resume.resume = half[0].run;
   framework::LoadedRecipe more;
@@ -91,6 +94,61 @@ TEST(Trainer, ResumingGivesExactlyTheUninterruptedRun) {
   EXPECT_EQ(rest[0].outcome.steps, whole[0].outcome.steps);
   expect_same_weights(whole[0].run / "weights" / "last.safetensors", half[0].run / "weights" / "last.safetensors");
   expect_same_weights(whole[0].run / "state.safetensors", half[0].run / "state.safetensors");
+  // The completed epoch's rows survive the resume, and the time column runs on.
+  const std::string csv = read_text(half[0].run / "results.csv");
+  ASSERT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3) << csv;
+  const std::size_t second_row = csv.find("\n2,");
+  ASSERT_NE(csv.find("\n1,"), std::string::npos) << csv;
+  ASSERT_NE(second_row, std::string::npos) << csv;
+  EXPECT_GT(std::stod(csv.substr(second_row + 3)), seconds_before);
+  const std::string jsonl = read_text(half[0].run / "metrics.jsonl");
+  EXPECT_THAT(jsonl, HasSubstr("{\"kind\":\"epoch\",\"epoch\":1,"));
+  EXPECT_THAT(jsonl, HasSubstr("{\"kind\":\"epoch\",\"epoch\":2,"));
+  fs::remove_all(runs);
+}
+
+// Stage 2 trains one optimizer group over the head; its resume freezes the detector again
+// (before, it built every group and failed on the state's moments).
+TEST(Trainer, AStage2RunResumesWithItsDetectorFrozen) {
+  const fs::path runs = fresh_folder("stage2_resume");
+  auto runtime = testing::make_test_runtime();
+  const auto stages = [&](int epochs) {
+    return testing::tiny_recipe(runs, "[[stage]]\nname = \"detector\"\n[stage.train]\nepochs = 1\n\n"
+                                      "[[stage]]\nname = \"segmentation\"\ninit_from = \"detector\"\n"
+                                      "freeze = [\"backbone\", \"decoder\"]\n[stage.model.seg_head]\n"
+                                      "type = \"rfdetr_mask\"\n[stage.train]\naccum = 2\nepochs = " +
+                                          std::to_string(epochs) + "\n");
+  };
+  const auto whole = run_pipeline(*runtime, testing::loaded(stages(2)), PipelineOptions{});
+  const auto half = run_pipeline(*runtime, testing::loaded(stages(1)), PipelineOptions{});
+  PipelineOptions resume;
+  resume.resume = half[1].run;
+  framework::LoadedRecipe more;
+  more.overrides = {framework::Override{"train.epochs", "2", "--epochs"}};
+  const auto rest = run_pipeline(*runtime, more, resume);
+  EXPECT_EQ(rest[0].outcome.steps, whole[1].outcome.steps);
+  EXPECT_EQ(framework::train::read_progress(half[1].run / "state.safetensors").freeze,
+            (std::vector<std::string>{"backbone", "decoder"}));
+  expect_same_weights(whole[1].run / "weights" / "last.safetensors", half[1].run / "weights" / "last.safetensors");
+  fs::remove_all(runs);
+}
+
+// A run stopped before its first checkpoint has nothing to resume: the message says so and why.
+TEST(Trainer, AResumeWithoutACheckpointSaysWhy) {
+  const fs::path runs = fresh_folder("no_checkpoint");
+  fs::create_directories(runs / "train_test_64_1");
+  std::ofstream(runs / "train_test_64_1" / "recipe.toml") << testing::tiny_recipe(runs);
+  auto runtime = testing::make_test_runtime();
+  PipelineOptions resume;
+  resume.resume = runs / "train_test_64_1";
+  try {
+    run_pipeline(*runtime, framework::LoadedRecipe{}, resume);
+    FAIL() << "expected an error";
+  } catch (const sdk::ConfigError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("has no state.safetensors: the run was stopped before its first checkpoint "
+                                        "(at the end of epoch 1 or after train.checkpoint_every = \"15 min\""));
+    EXPECT_THAT(error.what(), HasSubstr("start the run again"));
+  }
   fs::remove_all(runs);
 }
 

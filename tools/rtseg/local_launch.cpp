@@ -70,10 +70,12 @@ int wait_for_ranks(std::vector<pid_t> running) {
   ::sigaction(SIGTERM, &action, &previous_term);
 
   int result = 0;
+  int passed_on = 0;  // the signal passed on to the ranks, if any
   std::optional<std::chrono::steady_clock::time_point> kill_at;
   while (!running.empty()) {
     if (const int signal_number = g_signal_to_pass_on) {
       g_signal_to_pass_on = 0;
+      passed_on = signal_number;
       for (const pid_t pid : running) ::kill(pid, signal_number);
     }
     if (kill_at && std::chrono::steady_clock::now() >= *kill_at) {
@@ -91,6 +93,9 @@ int wait_for_ranks(std::vector<pid_t> running) {
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
     if (code != 0 && result == 0) {
       result = code;
+      // A rank that stopped on the signal passed on is not a failure: the others stop at the same
+      // step by themselves (a second SIGTERM would end them at once).
+      if (passed_on != 0 && code == 128 + passed_on) continue;
       std::cerr << "a rank (pid " << pid << ") ended with code " << code << "; stopping the others\n";
       for (const pid_t other : running) ::kill(other, SIGTERM);
       kill_at = std::chrono::steady_clock::now() + kGraceAfterFailure;

@@ -153,6 +153,12 @@ void print_outcomes(const std::vector<framework::train::StageOutcome>& stages) {
   }
 }
 
+// A run stopped by a signal ends as the shell reports a process ended by it (128 + the signal:
+// 130 for SIGINT, 143 for SIGTERM), after saving its state.
+void exit_if_interrupted(const std::vector<framework::train::StageOutcome>& stages) {
+  if (!stages.empty() && stages.back().outcome.interrupted) throw ExitWith{128 + stages.back().outcome.signal};
+}
+
 void add_train(CLI::App& app, CliContext& context) {
   struct State {
     std::string recipe;
@@ -212,7 +218,7 @@ void add_train(CLI::App& app, CliContext& context) {
     }
     const auto stages = framework::train::run_pipeline(context.runtime(), loaded, options);
     print_outcomes(stages);
-    if (!stages.empty() && stages.back().outcome.interrupted) throw ExitWith{130};
+    exit_if_interrupted(stages);
   });
 }
 
@@ -229,7 +235,7 @@ void add_run(CLI::App& app, CliContext& context) {
     options.progress_tty = framework::reporting::ProgressBar::stderr_is_tty();
     const auto stages = framework::train::run_pipeline(context.runtime(), loaded, options);
     print_outcomes(stages);
-    if (!stages.empty() && stages.back().outcome.interrupted) throw ExitWith{130};
+    exit_if_interrupted(stages);
   });
 }
 

@@ -42,15 +42,24 @@ std::vector<std::string> split(const std::string& text, char separator) {
   }
 }
 
-// Lines of metrics.jsonl from epochs before `resume_epoch`; a line that does not parse (the
-// half-written last line of a crashed run) is dropped too.
-std::string jsonl_lines_before(const std::filesystem::path& file, std::int64_t resume_epoch) {
+// Lines of metrics.jsonl from before the resume point: epoch records of earlier epochs, step
+// records up to its step. A line that does not parse (the half-written last line of a crashed
+// run) is dropped too. `dropped_step` gets the highest step of the records dropped.
+std::string jsonl_lines_before(const std::filesystem::path& file, const ResumePoint& resume,
+                               std::int64_t& dropped_step) {
   std::string kept;
   std::istringstream lines(read_text(file));
   for (std::string line; std::getline(lines, line);) {
     const nlohmann::json record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (!record.is_object() || !record.contains("epoch") || !record["epoch"].is_number_integer()) continue;
-    if (record["epoch"].get<std::int64_t>() < resume_epoch) kept += line + "\n";
+    const bool has_step = record.contains("step") && record["step"].is_number_integer();
+    const std::int64_t step = has_step ? record["step"].get<std::int64_t>() : 0;
+    const bool epoch_record = record.contains("kind") && record["kind"] == "epoch";
+    if (epoch_record ? record["epoch"].get<std::int64_t>() < resume.epoch : step <= resume.step) {
+      kept += line + "\n";
+    } else {
+      dropped_step = std::max(dropped_step, step);
+    }
   }
   return kept;
 }
@@ -102,13 +111,13 @@ std::optional<double> MetricsRow::value(std::string_view name) const {
   return std::nullopt;
 }
 
-MetricsLog::MetricsLog(const std::filesystem::path& folder, std::optional<std::int64_t> resume_epoch)
+MetricsLog::MetricsLog(const std::filesystem::path& folder, std::optional<ResumePoint> resume)
     : jsonl_file_(folder / kJsonLinesName), csv_file_(folder / kResultsCsvName) {
   std::error_code error;
   std::filesystem::create_directories(folder, error);
-  if (resume_epoch) {
-    sdk::write_file_atomically(jsonl_file_, jsonl_lines_before(jsonl_file_, *resume_epoch));
-    read_results_csv(csv_file_, *resume_epoch, columns_, epoch_rows_);
+  if (resume) {
+    sdk::write_file_atomically(jsonl_file_, jsonl_lines_before(jsonl_file_, *resume, dropped_last_step_));
+    read_results_csv(csv_file_, resume->epoch, columns_, epoch_rows_);
     if (std::filesystem::exists(csv_file_)) write_results_csv();
   } else {
     sdk::write_file_atomically(jsonl_file_, "");

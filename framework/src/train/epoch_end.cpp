@@ -31,16 +31,6 @@ std::vector<std::string> StageTrainer::class_names() const {
   return names;
 }
 
-void StageTrainer::save_state(std::int64_t epoch, std::int64_t batch) {
-  Progress progress = progress_;
-  progress.epoch = epoch;
-  progress.batch = batch;
-  progress.world_size = group_ ? group_->world_size() : 1;
-  progress.images_per_batch = batch_;
-  TrainingState state{&model_, optimizer_.get(), &groups_, ema_.get(), scaler_.get(), &generator_};
-  state.save(setup_.run.state(), progress);
-}
-
 void StageTrainer::end_epoch(std::int64_t epoch, TrainOutcome& outcome) {
   auto& log = *setup_.logger;
   // Read before validation adds its own: the epoch's training peak (CUDA: the caching
@@ -107,14 +97,18 @@ void StageTrainer::end_epoch(std::int64_t epoch, TrainOutcome& outcome) {
   }
   row.time = seconds_since(start_);
 
-  // Weights: last = what the run hands on (the EMA when enabled); best = the better of the raw
-  // and EMA models at the best validated epoch (every epoch when there is no validation split).
+  // Weights: last = what the run hands on (the EMA when enabled), also kept as epoch<N> every
+  // checkpoint_interval epochs; best = the better of the raw and EMA models at the best validated
+  // epoch (every epoch when there is no validation split).
   // Each weights file names its classes and size: predict and the next run need not find the data.
   std::map<std::string, std::string> meta = classes_metadata(setup_.dataset->categories());
   meta["epoch"] = std::to_string(epoch + 1);
   meta["size"] = setup_.recipe.model.size;
   if (ema_) ema_->swap_into_model();
   framework::save_state(model_, setup_.run.weights("last"), meta);
+  if ((epoch + 1) % options_.checkpoint_interval == 0) {
+    framework::save_state(model_, setup_.run.weights("epoch" + std::to_string(epoch + 1)), meta);
+  }
   if (ema_) ema_->swap_into_model();
   const double score = result ? result->score() : 0.0;
   const bool improved = !result || progress_.best_epoch < 0 ||

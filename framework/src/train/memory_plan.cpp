@@ -145,4 +145,28 @@ Plan plan_stage(const Registry& registry, const Stage& stage, const CheckedRecip
   });
 }
 
+MemoryNeed memory_need(const Registry& registry, const Stage& stage, const CheckedRecipe& recipe,
+                       const c10::Device& device, std::int64_t batch) {
+  const double total = static_cast<double>(total_memory(device));
+  const std::string has = fmt::format("{} has {:.1f} GiB", device.is_cuda() ? "this GPU" : "this machine",
+                                      total / (1 << 30));
+  const std::int64_t side = recipe.model.resolution;
+  const std::string what = fmt::format("batch {} at resolution {}", batch, side);
+  // Activations take many times the input: a probe whose input is already a large share of the
+  // memory would itself exhaust it (on the CPU, the system's out-of-memory killer).
+  const double image = 3.0 * static_cast<double>(side) * static_cast<double>(side) * 4.0;
+  if (image * 20 > total) {
+    const double images = image * static_cast<double>(batch) / (1 << 30);
+    return {fmt::format("{} needs more than {:.1f} GiB; {}", what, images, has)};
+  }
+  const Plan plan = plan_stage(registry, stage, recipe, device, 0);
+  if (plan.measured.empty()) return {fmt::format("{}: even batch 1 does not fit; {}", what, has)};
+  const double need = plan.measured.size() >= 2
+                          ? plan.fit.predict(batch, plan.resolution)
+                          : static_cast<double>(plan.measured.front().peak_bytes) * static_cast<double>(batch);
+  MemoryNeed result{fmt::format("{} needs about {:.1f} GiB; {}", what, need / (1 << 30), has)};
+  if (plan.batch >= 1 && plan.batch < batch) result.fits_batch = plan.batch, result.fits_accum = plan.accum;
+  return result;
+}
+
 }  // namespace rtseg::framework::train

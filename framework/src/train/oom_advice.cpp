@@ -5,11 +5,14 @@
 namespace rtseg::framework::train {
 
 bool is_out_of_memory(const std::string& what) {
-  return what.find("CUDA out of memory") != std::string::npos || what.find("OutOfMemoryError") != std::string::npos ||
-         what.find("out of memory") != std::string::npos;
+  for (const char* sign : {"out of memory", "OutOfMemoryError", "can't allocate memory", "bad_alloc",
+                           "Cannot allocate memory"}) {
+    if (what.find(sign) != std::string::npos) return true;
+  }
+  return false;
 }
 
-std::string out_of_memory_advice(const MemorySettings& s) {
+std::string memory_ladder(const MemorySettings& s) {
   std::vector<std::string> rungs;
   if (s.batch > 1) {
     const std::int64_t batch = s.batch / 2;
@@ -29,12 +32,17 @@ std::string out_of_memory_advice(const MemorySettings& s) {
   if (!s.gradient_checkpointing) rungs.push_back("--gradient_checkpointing (the backbone keeps only layer inputs: about 15 % less at nano 384, a few % slower)");
   if (s.amp == "off") rungs.push_back("--amp bf16 (or fp16 on GPUs before Ampere)");
 
-  std::string text = "the device ran out of memory with --batch " + std::to_string(s.batch) + " --resolution " +
-                     std::to_string(s.resolution) + (s.multi_scale ? " --multi_scale 1" : " --multi_scale 0") + ".";
-  if (rungs.empty()) return text + " Every memory setting is already at its lowest: use a smaller --size or a larger GPU.";
-  text += "\nTry, in this order:";
+  if (rungs.empty()) return "Every memory setting is already at its lowest: use a smaller --size or a larger GPU.";
+  std::string text = "Try, in this order:";
   for (std::size_t i = 0; i < rungs.size(); ++i) text += "\n  " + std::to_string(i + 1) + ". " + rungs[i];
   return text;
+}
+
+std::string out_of_memory_advice(const MemorySettings& s) {
+  const std::string ladder = memory_ladder(s);
+  return "the device ran out of memory with --batch " + std::to_string(s.batch) + " --resolution " +
+         std::to_string(s.resolution) + (s.multi_scale ? " --multi_scale 1" : " --multi_scale 0") + "." +
+         (ladder.rfind("Try", 0) == 0 ? "\n" : " ") + ladder;
 }
 
 }  // namespace rtseg::framework::train

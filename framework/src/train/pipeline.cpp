@@ -19,7 +19,9 @@
 #include "rtseg/framework/memory_size.h"
 #include "rtseg/framework/model.h"
 #include "rtseg/framework/train/memory_plan.h"
+#include "rtseg/framework/train/oom_advice.h"
 #include "rtseg/framework/train/starting_weights.h"
+#include "rtseg/framework/train/training_state.h"
 #include "rtseg/framework/recipe_printer.h"
 #include "rtseg/framework/weights.h"
 #include "rtseg/sdk/errors.h"
@@ -191,6 +193,40 @@ std::string recipe_text(const RecipeDocument& document) {
   return out.str();
 }
 
+// train(setup); memory that could not be had (a step out of memory, a batch beyond the device,
+// LibTorch's CPU allocator or std::bad_alloc wherever they came from) ends in a report of what the
+// batch needs, measured by the planner once the failed attempt's memory is released, and the
+// settings to change -- no bare "can't allocate memory".
+TrainOutcome train_reporting_memory(Runtime& runtime, const Stage& stage, TrainerSetup& setup,
+                                    std::shared_ptr<Model>& model) {
+  const CheckedRecipe& recipe = setup.recipe;
+  std::optional<MemoryShortage> shortage;
+  try {
+    return train(setup);
+  } catch (const MemoryShortage& error) {
+    shortage.emplace(error);
+  } catch (const std::exception& error) {
+    if (!is_out_of_memory(error.what())) throw;
+    shortage.emplace(MemorySettings{recipe.train.batch, recipe.train.accum, recipe.model.resolution,
+                                    model->backbone().size_divisibility(), recipe.train.multi_scale,
+                                    recipe.train.workers, recipe.model.num_queries,
+                                    recipe.train.gradient_checkpointing, recipe.train.amp},
+                     std::string("out of memory: ") + error.what());
+  }
+  // Several ranks: measuring here would leave the others waiting in a collective.
+  if (setup.process_group) throw sdk::Error(shortage->what());
+  setup.model.reset();
+  model.reset();
+  release_cached_memory(setup.device);
+  const MemoryNeed need = memory_need(runtime.registry(), stage, recipe, setup.device, shortage->settings().batch);
+  std::string fits;
+  if (need.fits_batch > 0) {
+    fits = fmt::format("The largest batch that fits: --batch {} --accum {} (the same effective batch), or let "
+                       "--batch auto choose.\n", need.fits_batch, need.fits_accum);
+  }
+  throw sdk::Error(need.text + " (" + shortage->detail() + ").\n" + fits + memory_ladder(shortage->settings()));
+}
+
 StageOutcome run_stage(Runtime& runtime, const Stage& stage, const fs::path& init_weights,
                        const std::optional<fs::path>& resume, const PipelineOptions& options) {
   auto logger = runtime.logger();
@@ -254,8 +290,10 @@ StageOutcome run_stage(Runtime& runtime, const Stage& stage, const fs::path& ini
   logger->info("stage '{}': {}", stage.name, run.root().string());
 
   TrainerSetup setup{recipe, model, dataset, scheduler, run, device, logger, resume.has_value(),
-                     recipe.train.threads > 0 ? recipe.train.threads : 2, options.progress_tty, group};
-  StageOutcome outcome{stage.name, run.root(), train(setup)};
+                     recipe.train.threads > 0 ? recipe.train.threads : 2, options.progress_tty, group, stage.freeze};
+  Stage measured = stage;
+  measured.document = document;  // with the dataset's class count
+  StageOutcome outcome{stage.name, run.root(), train_reporting_memory(runtime, measured, setup, model)};
   if (group) group->barrier();  // rank 0's last files are written before anyone moves on
   return outcome;
 }
@@ -330,6 +368,18 @@ std::unique_ptr<distributed::ProcessGroup> join_process_group(Runtime& runtime, 
   return group;
 }
 
+// --resume of a run that has no training state yet: say how far it got and what to do.
+sdk::ConfigError no_checkpoint_yet(const RunFolder& run) {
+  const CheckedRecipe recipe = check_host_keys(RecipeDocument::parse_file(run.recipe(), run.recipe().string()));
+  std::string when = "at the end of epoch 1";
+  if (recipe.train.checkpoint_every != "off") {
+    when += " or after train.checkpoint_every = \"" + recipe.train.checkpoint_every + "\"";
+  }
+  return sdk::ConfigError(run.root().string() + " has no " + run.state().filename().string() +
+                          ": the run was stopped before its first checkpoint (" + when +
+                          "; log.txt shows how far it got). There is nothing to resume: start the run again.");
+}
+
 }  // namespace
 
 std::vector<StageOutcome> run_pipeline(Runtime& runtime, const LoadedRecipe& recipe, const PipelineOptions& given) {
@@ -338,13 +388,12 @@ std::vector<StageOutcome> run_pipeline(Runtime& runtime, const LoadedRecipe& rec
   if (options.resume) {
     // The run's own resolved recipe, one stage, continued from its state.
     RunFolder run = RunFolder::open(*options.resume);
-    if (!fs::is_regular_file(run.state())) {
-      throw sdk::ConfigError(run.state().string() + " does not exist: the run never finished a step, nothing to resume.");
-    }
+    if (!fs::is_regular_file(run.state())) throw no_checkpoint_yet(run);
     LoadedRecipe loaded = load_recipe(RecipeRequest{run.recipe(), "", std::nullopt, recipe.overrides});
     Stage stage;
     stage.name = run.root().filename().string();
     stage.document = loaded.document;
+    stage.freeze = read_progress(run.state()).freeze;  // the stage's freezes, before its optimizer is built
     stages.push_back(std::move(stage));
   } else {
     stages = expand_stages(recipe);

@@ -21,6 +21,7 @@
 #include "rtseg/framework/reporting/tensorboard_writer.h"
 #include "rtseg/framework/train/amp.h"
 #include "rtseg/framework/train/ema.h"
+#include "rtseg/framework/train/oom_advice.h"
 #include "rtseg/framework/train/optimizer.h"
 #include "rtseg/framework/train/trainer.h"
 #include "rtseg/framework/train/training_state.h"
@@ -52,8 +53,14 @@ class StageTrainer {
 
  private:
   LoaderOptions train_loader_options() const;
+  MemorySettings memory_settings() const;
+  void check_batch_fits() const;
   void end_epoch(std::int64_t epoch, TrainOutcome& outcome);
+  // checkpoint.cpp: the training state saved and loaded.
   void save_state(std::int64_t epoch, std::int64_t batch);
+  void maybe_checkpoint(std::int64_t epoch, std::int64_t batch);
+  bool load_state();  // returns whether the data position was re-mapped (another world or batch)
+  void report_resume(std::int64_t reached_step) const;
   void log_pictures(std::int64_t epoch);
   std::vector<std::string> class_names() const;
   void record_batch_in_run_recipe() const;
@@ -82,7 +89,11 @@ class StageTrainer {
   double epoch_loss_sum_ = 0;
   std::int64_t epoch_loss_count_ = 0;
   std::int64_t epoch_problems_ = 0;
+  std::string last_problem_;  // the last image that could not be loaded, and why
+  std::int64_t temporaries_removed_ = 0;  // by a resume: what killed writes had left
+  // Training time runs on from a resumed state's (results.csv's time column).
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_checkpoint_ = start_;
 };
 
 }  // namespace rtseg::framework::train

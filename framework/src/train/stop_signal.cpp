@@ -11,10 +11,11 @@ struct sigaction g_previous_int {};
 struct sigaction g_previous_term {};
 
 extern "C" void on_signal(int signal_number) {
-  if (g_requested.load() != 0 && signal_number == SIGINT) {
-    // Second Ctrl-C: the default action (terminate) right away.
-    std::signal(SIGINT, SIG_DFL);
-    std::raise(SIGINT);
+  if (g_requested.load() != 0) {
+    // A second signal (Ctrl-C twice, or a job manager's SIGTERM after it): the default action
+    // (terminate) right away. The last complete checkpoint stays as it was: every write is atomic.
+    std::signal(signal_number, SIG_DFL);
+    std::raise(signal_number);
     return;
   }
   g_requested.store(signal_number);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <iostream>
 #include <random>
 #include <sstream>
@@ -67,6 +68,22 @@ LoaderOptions StageTrainer::train_loader_options() const {
   return o;
 }
 
+MemorySettings StageTrainer::memory_settings() const {
+  return MemorySettings{batch_, accum_, setup_.recipe.model.resolution, model_.backbone().size_divisibility(),
+                        options_.multi_scale, options_.workers, setup_.recipe.model.num_queries,
+                        options_.gradient_checkpointing, options_.amp};
+}
+
+// A batch whose images alone exceed the device's memory would load (and decode) all of them
+// before an allocation fails, or ask the system for more than it has: refuse it first.
+void StageTrainer::check_batch_fits() const {
+  const auto size = static_cast<double>(train_loader_options().image_size(0));
+  const double images = static_cast<double>(batch_) * 3.0 * size * size * sizeof(float);
+  if (images <= static_cast<double>(total_memory(setup_.device))) return;
+  throw MemoryShortage(memory_settings(), fmt::format("batch {} at {} x {} takes {:.1f} GiB for its images alone",
+                                                      batch_, size, size, images / (1 << 30)));
+}
+
 // After --oom retry changed the batch: the run folder's recipe.toml says what the run now uses,
 // so that --resume, eval and the user see it.
 void StageTrainer::record_batch_in_run_recipe() const {
@@ -98,31 +115,19 @@ TrainOutcome StageTrainer::run() {
   }
   criterion::SetCriterion criterion(options_.loss, options_.matcher);
 
-  bool remapped = false;
-  if (setup_.resume) {
-    TrainingState state{&model_, optimizer_.get(), &groups_, ema_.get(), scaler_.get(), &generator_};
-    progress_ = state.load(setup_.run.state());
-    if (!main_) generator_.set_current_seed(criterion_seed(options_.seed, group_, progress_.step));
-    const std::int64_t world = group_ ? group_->world_size() : 1;
-    if (progress_.images_per_batch > 0 &&
-        (progress_.world_size != world || progress_.images_per_batch != batch_)) {
-      log.warn("resuming with {} rank(s) x batch {} x accum {} (effective batch {}) where the run had {} rank(s) x "
-               "batch {}: continuing at the same image of the epoch, the schedule at the same point of the epoch",
-               world, batch_, accum_, world * batch_ * accum_, progress_.world_size, progress_.images_per_batch);
-      progress_.batch = remap_data_position(progress_, world, batch_, accum_);
-      remapped = true;
-    }
-    log.info("resuming {} at epoch {}, batch {} (step {})", setup_.run.root().string(), progress_.epoch + 1,
-             progress_.batch, progress_.step);
-  }
+  const bool remapped = setup_.resume && load_state();
   if (main_) {
-    metrics_ = std::make_unique<reporting::MetricsLog>(
-        setup_.run.root(), setup_.resume ? std::optional<std::int64_t>(progress_.epoch) : std::nullopt);
+    // Records after the checkpoint go: the resumed run makes them again.
+    std::optional<reporting::ResumePoint> resume_point;
+    if (setup_.resume) resume_point = reporting::ResumePoint{progress_.epoch + 1, progress_.step};
+    metrics_ = std::make_unique<reporting::MetricsLog>(setup_.run.root(), resume_point);
+    if (resume_point) report_resume(metrics_->dropped_last_step());
   }
   if (main_ && options_.tensorboard) tensorboard_ = std::make_unique<reporting::TensorBoardWriter>(setup_.run.root());
   valid_split_ = validation_split(*setup_.dataset);
   if (valid_split_.empty()) log.warn("the dataset has no valid/val/test split: epochs end without validation");
 
+  check_batch_fits();
   auto loader = std::make_unique<DataLoader>(setup_.dataset, train_loader_options());
   std::int64_t steps_per_epoch = loader->batches_per_epoch() / accum_;
   if (steps_per_epoch < 1) {
@@ -149,6 +154,7 @@ TrainOutcome StageTrainer::run() {
   StopSignal stop_signal;
   TrainOutcome outcome;
   int non_finite_in_a_row = 0;
+  int unreadable_in_a_row = 0;
   bool overlap_reported = false;
 
   for (std::int64_t epoch = progress_.epoch; epoch < options_.epochs; ++epoch) {
@@ -158,8 +164,9 @@ TrainOutcome StageTrainer::run() {
     reset_peak_memory(setup_.device);
     epoch_first_step_ = progress_.step;
     if (group_) epoch_communication_start_ = group_->communication_seconds();
-    epoch_loss_sum_ = 0;
-    epoch_loss_count_ = 0;
+    // A run resumed mid-epoch continues the epoch's loss average.
+    epoch_loss_sum_ = first_step > 0 ? progress_.epoch_loss_sum : 0;
+    epoch_loss_count_ = first_step > 0 ? progress_.epoch_loss_count : 0;
     epoch_problems_ = 0;
     std::int64_t images_done = 0;
     for (std::int64_t s = first_step; s < steps_per_epoch; ++s) {
@@ -169,6 +176,8 @@ TrainOutcome StageTrainer::run() {
         if (!batch) break;
         for (const sdk::DataProblem& problem : batch->problems) {
           if (epoch_problems_++ < 3) log.warn("skipped {}: {}", problem.file, problem.reason);
+          last_problem_ = problem.reason.find(problem.file) == std::string::npos ? problem.file + ": " + problem.reason
+                                                                                  : problem.reason;
         }
         micro_batches.push_back(std::move(*batch));
       }
@@ -215,12 +224,10 @@ TrainOutcome StageTrainer::run() {
           --s;
           continue;
         }
-        MemorySettings memory{batch_, accum_, setup_.recipe.model.resolution,
-                              model_.backbone().size_divisibility(), options_.multi_scale, options_.workers,
-                              setup_.recipe.model.num_queries, options_.gradient_checkpointing, options_.amp};
-        throw sdk::Error(out_of_memory_advice(memory) +
-                         (may_retry ? "" : "\n(On this rank, in the optimizer update: the other ranks had applied the step, "
-                                           "so it could not be retried.)"));
+        throw MemoryShortage(memory_settings(),
+                             "out of memory in step " + std::to_string(progress_.step + 1) +
+                                 (may_retry ? "" : "; on this rank, in the optimizer update: the other ranks had "
+                                                   "applied the step, so it could not be retried"));
       }
       ++progress_.step;
       images_done += result.images;
@@ -237,7 +244,16 @@ TrainOutcome StageTrainer::run() {
                    "output got no gradient): communication does not overlap backward", buckets);
         }
       }
-      if (!result.applied) {
+      if (!result.applied && result.images == 0) {
+        // Not a loss problem: the step had nothing to train on.
+        if (++unreadable_in_a_row >= kMaxNonFiniteSteps) {
+          throw sdk::DataError("no image of the last " + std::to_string(kMaxNonFiniteSteps) +
+                               " steps could be loaded (the last: " + last_problem_ +
+                               "). Check the dataset with `rtseg data check --decode` and fix or remove the files.");
+        }
+        log.warn("step {}: no image of the step could be loaded, update skipped", progress_.step);
+      } else if (!result.applied) {
+        unreadable_in_a_row = 0;
         if (++non_finite_in_a_row >= kMaxNonFiniteSteps && !scaler_->enabled()) {
           throw sdk::Error("the loss was NaN or Inf for " + std::to_string(kMaxNonFiniteSteps) +
                            " steps in a row (step " + std::to_string(progress_.step) +
@@ -246,6 +262,7 @@ TrainOutcome StageTrainer::run() {
         log.warn("step {}: non-finite loss or gradients, update skipped", progress_.step);
       } else {
         non_finite_in_a_row = 0;
+        unreadable_in_a_row = 0;
         epoch_loss_sum_ += result.total_loss;
         ++epoch_loss_count_;
       }
@@ -272,6 +289,7 @@ TrainOutcome StageTrainer::run() {
                    signal_number ? "signal " + std::to_string(signal_number) : std::string("a signal to another rank"),
                    epoch + 1, progress_.step, setup_.run.root().string());
           outcome.interrupted = true;
+          outcome.signal = signal_number ? signal_number : SIGTERM;
           outcome.steps = progress_.step;
           return outcome;
         }
@@ -279,6 +297,7 @@ TrainOutcome StageTrainer::run() {
         outcome.steps = progress_.step;
         return outcome;
       }
+      if (main_ && s + 1 < steps_per_epoch) maybe_checkpoint(epoch, (s + 1) * accum_);  // the epoch's end saves anyway
     }
     bar.end_epoch();
     end_epoch(epoch, outcome);

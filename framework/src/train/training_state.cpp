@@ -23,6 +23,119 @@ std::string moment_name(std::size_t group, std::size_t index, const char* what) 
   return "optim." + std::to_string(group) + "." + std::to_string(index) + "." + what;
 }
 
+sdk::DataError damaged(const std::filesystem::path& file, const std::string& what) {
+  return sdk::DataError(file.string() + ": the training state's " + kProgressKey + " metadata is damaged (" + what +
+                        "). Resume from a copy of the run folder, or start the run again.");
+}
+
+std::vector<std::int64_t> group_sizes(const std::vector<ParameterGroup>& groups) {
+  std::vector<std::int64_t> sizes;
+  for (const ParameterGroup& group : groups) sizes.push_back(static_cast<std::int64_t>(group.parameters.size()));
+  return sizes;
+}
+
+nlohmann::json progress_metadata(const std::filesystem::path& file, const sdk::SafetensorsFile& saved) {
+  const auto found = saved.metadata().find(kProgressKey);
+  if (found == saved.metadata().end()) {
+    throw sdk::DataError(file.string() + ": not an rtseg training state (no " + kProgressKey + " metadata).");
+  }
+  nlohmann::json meta = nlohmann::json::parse(found->second, nullptr, /*allow_exceptions=*/false);
+  if (!meta.is_object()) throw damaged(file, "not a JSON object");
+  const nlohmann::json format = meta.value("format", nlohmann::json(0));
+  if (format != kFormat) {
+    throw sdk::DataError(file.string() + ": training state format " + format.dump() +
+                         ", this rtseg reads format " + std::to_string(kFormat) + ".");
+  }
+  return meta;
+}
+
+Progress progress_from(const std::filesystem::path& file, const nlohmann::json& meta) {
+  Progress progress;
+  try {
+    progress.epoch = meta.value("epoch", std::int64_t{0});
+    progress.batch = meta.value("batch", std::int64_t{0});
+    progress.step = meta.value("step", std::int64_t{0});
+    progress.best_metric = meta.value("best_metric", -1.0);
+    progress.best_epoch = meta.value("best_epoch", std::int64_t{-1});
+    progress.epochs_without_improvement = meta.value("epochs_without_improvement", std::int64_t{0});
+    progress.world_size = meta.value("world_size", std::int64_t{1});
+    progress.images_per_batch = meta.value("images_per_batch", std::int64_t{0});
+    progress.seconds = meta.value("seconds", 0.0);
+    progress.epoch_loss_sum = meta.value("epoch_loss_sum", 0.0);
+    progress.epoch_loss_count = meta.value("epoch_loss_count", std::int64_t{0});
+    progress.freeze = meta.value("freeze", std::vector<std::string>{});
+  } catch (const nlohmann::json::exception& error) {
+    throw damaged(file, error.what());
+  }
+  if (progress.epoch < 0 || progress.batch < 0 || progress.step < 0 || progress.world_size < 1) {
+    throw damaged(file, "a negative position");
+  }
+  return progress;
+}
+
+// The optimizer's groups must be the ones the state was saved with (the same freezes and learning
+// rate settings), or its moments would land on the wrong parameters.
+void check_groups(const std::filesystem::path& file, const nlohmann::json& meta,
+                  const std::vector<ParameterGroup>& groups) {
+  if (!meta.contains("group_sizes")) return;  // a state from before the field
+  const std::vector<std::int64_t> now = group_sizes(groups);
+  std::vector<std::int64_t> saved;
+  try {
+    saved = meta.at("group_sizes").get<std::vector<std::int64_t>>();
+  } catch (const nlohmann::json::exception& error) {
+    throw damaged(file, error.what());
+  }
+  if (saved == now) return;
+  std::int64_t saved_total = 0, now_total = 0;
+  for (const std::int64_t n : saved) saved_total += n;
+  for (const std::int64_t n : now) now_total += n;
+  throw sdk::DataError(file.string() + ": the run trained " + std::to_string(saved_total) + " tensors in " +
+                       std::to_string(saved.size()) + " optimizer groups; this set-up trains " +
+                       std::to_string(now_total) + " in " + std::to_string(now.size()) +
+                       ". A resume must keep the run's recipe (freeze, learning rates, model): drop the --set or "
+                       "flag that changes them.");
+}
+
+// A saved tensor that must have `like`'s shape.
+torch::Tensor checked(const std::filesystem::path& file, const sdk::SafetensorsFile& saved, const std::string& name,
+                      const torch::Tensor& like) {
+  torch::Tensor tensor = saved.get(name);
+  if (tensor.sizes() != like.sizes()) {
+    std::ostringstream text;
+    text << file.string() << ": " << name << " has shape " << tensor.sizes() << " where this model has "
+         << like.sizes() << ": the state belongs to another model (a changed recipe?); resume without the changes.";
+    throw sdk::DataError(text.str());
+  }
+  return tensor;
+}
+
+void copy_checked(const std::filesystem::path& file, const sdk::SafetensorsFile& saved, const std::string& name,
+                  const torch::Tensor& target) {
+  target.detach().copy_(checked(file, saved, name, target));
+}
+
+// AdamW's moments and step counts, per parameter of each group.
+void load_moments(const std::filesystem::path& file, const sdk::SafetensorsFile& saved, const nlohmann::json& meta,
+                  const std::vector<ParameterGroup>& groups, torch::optim::Optimizer& optimizer) {
+  const nlohmann::json& steps = meta.at("adam_steps");
+  auto& states = optimizer.state();
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    const auto& parameters = groups[g].parameters;
+    for (std::size_t i = 0; i < parameters.size(); ++i) {
+      const std::string key = std::to_string(g) + "." + std::to_string(i);
+      if (!steps.contains(key)) continue;
+      auto state = std::make_unique<torch::optim::AdamWParamState>();
+      state->step(steps[key].get<std::int64_t>());
+      const auto moment = [&](const char* what) {
+        return checked(file, saved, moment_name(g, i, what), parameters[i]).to(parameters[i].device()).clone();
+      };
+      state->exp_avg(moment("exp_avg"));
+      state->exp_avg_sq(moment("exp_avg_sq"));
+      states[optimizer_state_key(parameters[i])] = std::move(state);
+    }
+  }
+}
+
 }  // namespace
 
 void TrainingState::save(const std::filesystem::path& file, const Progress& progress) const {
@@ -56,6 +169,11 @@ void TrainingState::save(const std::filesystem::path& file, const Progress& prog
                          {"epochs_without_improvement", progress.epochs_without_improvement},
                          {"world_size", progress.world_size},
                          {"images_per_batch", progress.images_per_batch},
+                         {"seconds", progress.seconds},
+                         {"epoch_loss_sum", progress.epoch_loss_sum},
+                         {"epoch_loss_count", progress.epoch_loss_count},
+                         {"freeze", progress.freeze},
+                         {"group_sizes", group_sizes(*groups)},
                          {"ema_updates", ema ? ema->updates() : 0},
                          {"loss_scale", scaler ? scaler->current_scale() : 1.0},
                          {"growth_tracker", scaler ? scaler->growth_tracker() : 0},
@@ -65,51 +183,33 @@ void TrainingState::save(const std::filesystem::path& file, const Progress& prog
 
 Progress TrainingState::load(const std::filesystem::path& file) const {
   const sdk::SafetensorsFile saved = sdk::SafetensorsFile::open(file);
-  const auto found_meta = saved.metadata().find(kProgressKey);
-  if (found_meta == saved.metadata().end()) {
-    throw sdk::DataError(file.string() + ": not an rtseg training state (no " + kProgressKey + " metadata).");
-  }
-  const nlohmann::json meta = nlohmann::json::parse(found_meta->second);
-  if (meta.value("format", 0) != kFormat) {
-    throw sdk::DataError(file.string() + ": training state format " + std::to_string(meta.value("format", 0)) +
-                         ", this rtseg reads format " + std::to_string(kFormat) + ".");
-  }
-  torch::NoGradGuard no_grad;
-  // Model: every parameter and buffer must be there with its shape.
-  for (const auto& item : model->named_parameters()) item.value().detach().copy_(saved.get("model." + item.key()));
-  for (const auto& item : model->named_buffers()) item.value().detach().copy_(saved.get("model." + item.key()));
-  if (ema) {
-    std::vector<std::pair<std::string, torch::Tensor>> tensors;
-    for (const auto& [name, tensor] : ema->named_tensors()) tensors.emplace_back(name, saved.get("ema." + name));
-    ema->load(tensors, meta.value("ema_updates", std::int64_t{0}));
-  }
-  const nlohmann::json& steps = meta["adam_steps"];
-  auto& states = optimizer->state();
-  for (std::size_t g = 0; g < groups->size(); ++g) {
-    const auto& parameters = (*groups)[g].parameters;
-    for (std::size_t i = 0; i < parameters.size(); ++i) {
-      const std::string key = std::to_string(g) + "." + std::to_string(i);
-      if (!steps.contains(key)) continue;
-      auto state = std::make_unique<torch::optim::AdamWParamState>();
-      state->step(steps[key].get<std::int64_t>());
-      state->exp_avg(saved.get(moment_name(g, i, "exp_avg")).to(parameters[i].device()).clone());
-      state->exp_avg_sq(saved.get(moment_name(g, i, "exp_avg_sq")).to(parameters[i].device()).clone());
-      states[optimizer_state_key(parameters[i])] = std::move(state);
+  const nlohmann::json meta = progress_metadata(file, saved);
+  const Progress progress = progress_from(file, meta);
+  check_groups(file, meta, *groups);
+  try {
+    torch::NoGradGuard no_grad;
+    // Model: every parameter and buffer must be there with its shape.
+    for (const auto& item : model->named_parameters()) copy_checked(file, saved, "model." + item.key(), item.value());
+    for (const auto& item : model->named_buffers()) copy_checked(file, saved, "model." + item.key(), item.value());
+    if (ema) {
+      std::vector<std::pair<std::string, torch::Tensor>> tensors;
+      for (const auto& [name, tensor] : ema->named_tensors()) {
+        tensors.emplace_back(name, checked(file, saved, "ema." + name, tensor));
+      }
+      ema->load(tensors, meta.value("ema_updates", std::int64_t{0}));
     }
+    load_moments(file, saved, meta, *groups, *optimizer);
+    if (generator && saved.contains("rng.criterion")) generator->set_state(saved.get("rng.criterion").clone());
+    if (scaler) scaler->load(meta.value("loss_scale", 65536.0), meta.value("growth_tracker", std::int64_t{0}));
+  } catch (const nlohmann::json::exception& error) {
+    throw damaged(file, error.what());
   }
-  if (generator && saved.contains("rng.criterion")) generator->set_state(saved.get("rng.criterion").clone());
-  if (scaler) scaler->load(meta.value("loss_scale", 65536.0), meta.value("growth_tracker", std::int64_t{0}));
-
-  Progress progress;
-  progress.epoch = meta.value("epoch", std::int64_t{0});
-  progress.batch = meta.value("batch", std::int64_t{0});
-  progress.step = meta.value("step", std::int64_t{0});
-  progress.best_metric = meta.value("best_metric", -1.0);
-  progress.best_epoch = meta.value("best_epoch", std::int64_t{-1});
-  progress.epochs_without_improvement = meta.value("epochs_without_improvement", std::int64_t{0});
-  progress.world_size = meta.value("world_size", std::int64_t{1});
-  progress.images_per_batch = meta.value("images_per_batch", std::int64_t{0});
   return progress;
+}
+
+Progress read_progress(const std::filesystem::path& file) {
+  const sdk::SafetensorsFile saved = sdk::SafetensorsFile::open(file);
+  return progress_from(file, progress_metadata(file, saved));
 }
 
 std::int64_t remap_data_position(const Progress& saved, std::int64_t world_size, std::int64_t batch,

@@ -78,8 +78,18 @@ std::shared_ptr<T> build_component(const Registry& registry, const RecipeDocumen
 
 /// Builds the model a checked recipe names, wiring the specs: the decoder and head get the
 /// backbone's FeatureSpecs, the head also the decoder's spec. In eval mode, on context.device.
+/// Throws ConfigError when the backbone cannot take model.resolution (check_resolution).
 std::shared_ptr<Model> build_model(const Registry& registry, const RecipeDocument& document,
                                    const CheckedRecipe& recipe, sdk::BuildContext context);
+
+/// Throws ConfigError naming model.resolution (and where it was set) when `backbone` cannot take
+/// images of that side (not a multiple of its size_divisibility), with the nearest sides it can.
+void check_resolution(const sdk::Backbone& backbone, const RecipeDocument& document, std::int64_t resolution);
+
+/// Builds the recipe's backbone alone (not the rest of the model) and runs check_resolution:
+/// what `rtseg recipe check` does to refuse a resolution training could not use.
+void check_backbone_resolution(const Registry& registry, const RecipeDocument& document, const CheckedRecipe& recipe,
+                               sdk::BuildContext context);
 
 /// Runs the model once on a blank [1, 3, R, R] image in eval mode and describes every output
 /// ("backbone p4: [1, 256, 24, 24]", ...). Throws sdk::Error when a backbone's outputs disagree

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "rtseg/sdk/config_reader.h"
 
@@ -69,7 +70,14 @@ struct TrainOptions {
   double dist_timeout = 30;
   std::int64_t threads = 0;  ///< 0: all cores
   std::string output_dir = "runs";
+  /// Also keep weights/epoch<N>.safetensors every this many epochs.
   std::int64_t checkpoint_interval = 10;
+  /// The training state is saved at each epoch's end, and within an epoch every
+  /// `checkpoint_every_steps` optimizer steps and/or `checkpoint_every_minutes` (0: never),
+  /// as train.checkpoint_every says ("500 steps", "15 min", "500 steps, 15 min", "off").
+  std::string checkpoint_every = "15 min";
+  std::int64_t checkpoint_every_steps = 0;
+  double checkpoint_every_minutes = 15;
   bool tensorboard = true;
 
   LossOptions loss;
@@ -78,5 +86,10 @@ struct TrainOptions {
 
 /// Reads [train] (with [train.loss] and [train.matcher]); leaves [train.scheduler] to its plugin.
 TrainOptions train_options_from(sdk::ConfigReader& reader);
+
+/// Parses train.checkpoint_every into (steps, minutes), 0 meaning never: "off", or intervals
+/// separated by commas, each a positive number and a unit -- steps, s, min or h ("500 steps",
+/// "15 min", "1000 steps, 30 min": whichever comes first). Throws ConfigError.
+std::pair<std::int64_t, double> parse_checkpoint_every(const std::string& text);
 
 }  // namespace rtseg::framework

@@ -24,6 +24,13 @@ struct MetricsRow {
   std::optional<double> value(std::string_view name) const;
 };
 
+/// Where a resumed run continues: in `epoch` (numbered as the rows are), after optimizer step
+/// `step` (counted over the whole run).
+struct ResumePoint {
+  std::int64_t epoch = 1;
+  std::int64_t step = 0;
+};
+
 /// The run folder's metrics files:
 /// - metrics.jsonl: one JSON object per line, {"kind": "step"|"epoch", "epoch", "step", "time",
 ///   <values>...}; append-only, each line handed to the OS as it is logged (non-finite values
@@ -32,15 +39,16 @@ struct MetricsRow {
 ///   atomically (temp file, fsync, rename) after each epoch. Columns keep their place once
 ///   written; a value name seen later adds a column at the end (empty in earlier rows).
 ///
-/// A fresh run starts both files empty. Resuming at epoch E keeps the lines and rows of epochs
-/// before E and appends after them (the run repeats epoch E, so its partial records go).
+/// A fresh run starts both files empty. Resuming from a checkpoint taken in epoch E after step S
+/// keeps the epoch records and rows of epochs before E and the step records up to step S, and
+/// appends after them (the run repeats what came after the checkpoint, so those records go).
 /// Errors (unwritable folder, a bad value name) throw sdk::Error naming the file.
 class MetricsLog {
  public:
   static constexpr const char* kJsonLinesName = "metrics.jsonl";
   static constexpr const char* kResultsCsvName = "results.csv";
 
-  explicit MetricsLog(const std::filesystem::path& folder, std::optional<std::int64_t> resume_epoch = std::nullopt);
+  explicit MetricsLog(const std::filesystem::path& folder, std::optional<ResumePoint> resume = std::nullopt);
   ~MetricsLog();
   MetricsLog(const MetricsLog&) = delete;
   MetricsLog& operator=(const MetricsLog&) = delete;
@@ -55,6 +63,9 @@ class MetricsLog {
   const std::vector<MetricsRow>& epoch_rows() const { return epoch_rows_; }
   /// results.csv's value columns (after "epoch,time").
   const std::vector<std::string>& columns() const { return columns_; }
+  /// After a resume: the highest step of the records dropped (the run had got that far past its
+  /// checkpoint), or 0 when none were.
+  std::int64_t dropped_last_step() const { return dropped_last_step_; }
 
  private:
   void append_json_line(const MetricsRow& row, const char* kind);
@@ -65,6 +76,7 @@ class MetricsLog {
   int jsonl_fd_ = -1;
   std::vector<std::string> columns_;
   std::vector<MetricsRow> epoch_rows_;
+  std::int64_t dropped_last_step_ = 0;
 };
 
 }  // namespace rtseg::framework::reporting

@@ -72,4 +72,17 @@ Plan plan_stage(const Registry& registry, const Stage& stage, const CheckedRecip
                 const c10::Device& device, std::int64_t budget_bytes,
                 const std::function<void(const MemorySample&)>& on_sample = {});
 
+/// What a stage's batch needs, for the report of a run whose memory could not be had.
+struct MemoryNeed {
+  /// "batch N at resolution R needs about X GiB; this machine has Y GiB" (this GPU, on CUDA), X
+  /// extrapolated from steps measured at batches 1 and 2 (plan_stage); "needs more than" the
+  /// images alone when a batch-1 step cannot be measured without risking the machine's memory
+  /// (its images beyond a twentieth of it); "even batch 1 does not fit" when it does not.
+  std::string text;
+  std::int64_t fits_batch = 0;  ///< the largest batch that fits and divides batch x accum (0: none known)
+  std::int64_t fits_accum = 0;  ///< the accum that keeps batch x accum with it
+};
+MemoryNeed memory_need(const Registry& registry, const Stage& stage, const CheckedRecipe& recipe,
+                       const c10::Device& device, std::int64_t batch);
+
 }  // namespace rtseg::framework::train

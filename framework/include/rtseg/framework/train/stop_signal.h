@@ -3,7 +3,8 @@
 namespace rtseg::framework::train {
 
 /// SIGINT / SIGTERM handling while alive: the first signal asks the trainer to stop at the next
-/// step boundary (it saves its state and exits cleanly); a second SIGINT exits at once, as users
+/// step boundary (it saves its state and `rtseg train` exits with 128 + the signal: 130 for
+/// SIGINT, 143 for SIGTERM); a second signal of either kind ends the process at once, as users
 /// expect from Ctrl-C pressed twice. The previous handlers are restored on destruction.
 class StopSignal {
  public:

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "rtseg/framework/model.h"
 #include "rtseg/framework/recipe.h"
@@ -38,6 +39,9 @@ struct TrainerSetup {
   /// Data parallelism over several processes (null: one). Rank 0 validates and writes every
   /// file; all ranks train on their shard of each step's images.
   distributed::ProcessGroup* process_group = nullptr;
+  /// The stage's `freeze` entries (already applied to the model), kept in the training state so
+  /// that a resume freezes the same parts.
+  std::vector<std::string> freeze;
 };
 
 /// How a stage ended.
@@ -47,6 +51,7 @@ struct TrainOutcome {
   std::optional<ValidationResult> best;  ///< the best epoch's validation (when validated)
   std::int64_t steps = 0;
   bool interrupted = false;             ///< stopped by SIGINT/SIGTERM (state saved)
+  int signal = 0;                       ///< which one (SIGTERM when another rank's stopped it)
 };
 
 /// Trains one stage: epochs of optimizer steps with validation, checkpoints, metrics,

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <ATen/core/Generator.h>
 #include <torch/optim/adamw.h>
@@ -26,7 +27,21 @@ struct Progress {
   /// state was saved: a resume with another number of ranks re-maps the data position.
   std::int64_t world_size = 1;
   std::int64_t images_per_batch = 0;
+  /// Seconds of training before this point, over every earlier part of the run (results.csv's
+  /// time column continues from it).
+  double seconds = 0;
+  /// The epoch in progress's training loss so far (sum over its applied steps, and their count),
+  /// so that a run resumed mid-epoch reports the same epoch loss as an uninterrupted one.
+  double epoch_loss_sum = 0;
+  std::int64_t epoch_loss_count = 0;
+  /// The stage's `freeze` entries: a resume freezes the same parts before it builds the optimizer.
+  std::vector<std::string> freeze;
 };
+
+/// The progress a state file records, read without its tensors (what a resume sets itself up
+/// from, and what it reports having found). Throws DataError naming the file when it is not an
+/// rtseg training state or its metadata is damaged.
+Progress read_progress(const std::filesystem::path& file);
 
 /// The loader batch a resumed rank continues at when the world or batch changed: the same
 /// number of the epoch's images done (rounded down to a whole optimizer step of the new setup,
