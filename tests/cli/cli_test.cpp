@@ -149,6 +149,31 @@ TEST(Cli, UsageErrorsExitWithTwo) {
   EXPECT_THAT(bad_level.err, HasSubstr("unknown log level 'loud'"));
 }
 
+// Recipe values no run could use are refused by `recipe check` and `recipe show` before anything
+// trains, naming the key, where it was set and what to use instead.
+TEST(Cli, RecipeChecksRefuseWhatTrainingCouldNotUse) {
+  const std::string nano = (kSource / "recipes/variants/nano.toml").string();
+  struct Case {
+    std::string arguments;
+    std::vector<std::string> says;
+  };
+  const std::vector<Case> cases = {
+      {"recipe show " + nano + " --set train.bacth=2", {"unknown key 'bacth'", "Did you mean 'batch'?"}},
+      {"recipe check " + nano + " --set model.resolution=100",
+       {"model.resolution = 100 cannot be taken by the backbone: sides must be multiples of 32", "use 96 or 128"}},
+      {"recipe check " + nano + " --set train.epochs=9223372036854775807", {"train.epochs: must be at most 1000000"}},
+      {"recipe check " + nano + " --set train.batch=2000000", {"train.batch: must be at most 1048576"}},
+      {"recipe check " + nano + " --set 'train.checkpoint_every=5 parsecs'",
+       {"train.checkpoint_every", "unknown unit 'parsecs'", "\"500 steps\""}},
+  };
+  for (const Case& c : cases) {
+    const CommandResult result = rtseg(c.arguments);
+    EXPECT_EQ(result.exit_code, 2) << c.arguments << "\n" << result.err;
+    for (const std::string& text : c.says) EXPECT_THAT(result.err, HasSubstr(text)) << c.arguments;
+  }
+  EXPECT_EQ(rtseg("recipe check " + nano + " --set model.resolution=416").exit_code, 0);
+}
+
 // rtseg plan on the quickstart's detector stage (CPU): measured lines, the table, and a
 // recommendation that keeps the effective batch; a malformed budget names the flag.
 TEST(Cli, PlanMeasuresFitsAndRecommendsABatch) {

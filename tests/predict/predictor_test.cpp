@@ -54,10 +54,10 @@ TEST_F(PredictImages, ListsAFoldersImagesSortedAndAFileAsItself) {
   EXPECT_EQ(images[2].filename(), "white.png");
   EXPECT_EQ(list_images(dir / "in" / "notes.txt").size(), 1u);
   EXPECT_THAT([&] { list_images(dir / "missing"); },
-              ::testing::ThrowsMessage<sdk::Error>(HasSubstr("no such image file or folder")));
+              ::testing::ThrowsMessage<sdk::ConfigError>(HasSubstr("no such image file or folder")));
   std::filesystem::create_directories(dir / "empty");
   EXPECT_THAT([&] { list_images(dir / "empty"); },
-              ::testing::ThrowsMessage<sdk::Error>(HasSubstr("no .jpg, .jpeg or .png images")));
+              ::testing::ThrowsMessage<sdk::ConfigError>(HasSubstr("no .jpg, .jpeg or .png images")));
 }
 
 TEST_F(PredictImages, WritesOnePictureAtTheInputSizePerImageAndSkipsTheCorruptOne) {

@@ -67,7 +67,8 @@ void add_check(CLI::App& data, CliContext& context) {
   auto source = std::make_shared<DataSource>();
   auto decode = std::make_shared<bool>(false);
   auto threads = std::make_shared<std::int64_t>(2);
-  CLI::App* command = data.add_subcommand("check", "Count images, annotations and classes; list problems");
+  CLI::App* command = data.add_subcommand(
+      "check", "Count images, annotations and classes; list problems (exit code 1 when there are any)");
   source->add_to(*command);
   command->add_flag("--decode", *decode, "Also decode every image (finds corrupt files and size mismatches)");
   command->add_option("--threads", *threads, "Threads for --decode")->capture_default_str();
@@ -76,6 +77,8 @@ void add_check(CLI::App& data, CliContext& context) {
     const framework::DatasetReport report = framework::check_dataset(*dataset, *decode, *threads);
     framework::print_report(std::cout, report);
     std::cout << "\n" << report.problem_count() << " problem(s) found\n";
+    // Scripts can tell a clean dataset from one with problems (1, as for any failure found).
+    if (report.problem_count() > 0) throw ExitWith{1};
   });
 }
 

@@ -1,4 +1,5 @@
 // rtseg eval (a run's checkpoint on its validation split) and rtseg predict (pictures).
+#include <cstdlib>
 #include <iostream>
 
 #include <spdlog/spdlog.h>
@@ -62,8 +63,12 @@ void add_eval(CLI::App& app, CliContext& context) {
   command->add_option("--data", state->data, "Another dataset folder of the same type (data.path)");
   command->add_option("--split", state->split, "Split to evaluate (default: valid, val or test)");
   command->add_option("--device", state->device, "auto, cpu, cuda or cuda:N (default: the run's)");
-  command->add_option("--batch", state->batch, "Images per forward pass")->capture_default_str();
-  command->add_option("--threads", state->threads, "Threads for the COCO evaluation")->capture_default_str();
+  command->add_option("--batch", state->batch, "Images per forward pass")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  command->add_option("--threads", state->threads, "Threads for the COCO evaluation")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   add_inference_options(*command, state->inference);
   command->callback([&context, state] {
     std::vector<framework::Override> overrides;
@@ -101,6 +106,14 @@ void add_eval(CLI::App& app, CliContext& context) {
   });
 }
 
+// A score threshold: a number from 0 to 1 (CLI::Range lets NaN through).
+std::string score_threshold(const std::string& text) {
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  const bool number = end != text.c_str() && *end == '\0';
+  return number && value >= 0 && value <= 1 ? std::string() : "expected a number from 0 to 1, got " + text;
+}
+
 void add_predict(CLI::App& app, CliContext& context) {
   struct State {
     std::string run, weights = "best", source, out, device;
@@ -114,8 +127,12 @@ void add_predict(CLI::App& app, CliContext& context) {
   command->add_option("--source", state->source, "An image or a folder of images")->required()->type_name("PATH");
   command->add_option("--out", state->out, "Folder for the pictures and predictions.json")->required()->type_name("DIR");
   command->add_option("--weights", state->weights, "best, last or a .safetensors file")->capture_default_str();
-  command->add_option("--conf", state->conf, "Keep detections scoring at least this")->capture_default_str();
-  command->add_option("--batch", state->batch, "Images per forward pass")->capture_default_str();
+  command->add_option("--conf", state->conf, "Keep detections scoring at least this (0 to 1)")
+      ->capture_default_str()
+      ->check(score_threshold);
+  command->add_option("--batch", state->batch, "Images per forward pass")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   command->add_option("--device", state->device, "auto, cpu, cuda or cuda:N (default: the run's)");
   add_inference_options(*command, state->inference);
   command->callback([&context, state] {

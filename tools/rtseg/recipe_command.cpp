@@ -49,10 +49,16 @@ bool check_one(CliContext& context, const CheckOptions& options, const std::stri
       const framework::CheckedRecipe checked =
           framework::check_recipe(stage.document, registry, check_options);
       for (const auto& line : checked.unchecked) std::cerr << "warning: " << line << "\n";
-      if (!options.build) continue;
       sdk::BuildContext build_context;
       build_context.logger = context.runtime().logger();
       build_context.recipe_dir = std::filesystem::path(file).parent_path();
+      if (!options.build) {
+        // The backbone alone says which resolutions it can take (a windowed ViT: patch x windows).
+        if (registry.contains(sdk::ComponentKind::kBackbone, checked.backbone.type)) {
+          framework::check_backbone_resolution(registry, stage.document, checked, build_context);
+        }
+        continue;
+      }
       const auto model = framework::build_model(registry, stage.document, checked, build_context);
       for (const auto& line : framework::probe_model(*model, checked.model.resolution)) {
         std::cout << "  [" << stage.name << "] " << line << "\n";
@@ -95,8 +101,14 @@ void add_show(CLI::App& recipe, CliContext& context) {
   show->add_option("--stage", options->stage, "Print this stage's complete recipe")
       ->type_name("NAME");
   options->recipe.add_to(*show);
-  show->callback([options] {
-    framework::LoadedRecipe recipe = framework::load_recipe(options->recipe.request(options->file));
+  show->callback([&context, options] {
+    framework::LoadedRecipe recipe = load_recipe_with_plugins(context, options->recipe, options->file);
+    // Strict, as `recipe check`: an unknown key (a --set typo) is an error rather than printed.
+    framework::CheckOptions lenient;
+    lenient.allow_missing_plugins = true;
+    for (const auto& stage : framework::expand_stages(recipe)) {
+      framework::check_recipe(stage.document, context.runtime().registry(), lenient);
+    }
     if (options->stage.empty()) {
       framework::print_recipe(std::cout, recipe.document);
       return;

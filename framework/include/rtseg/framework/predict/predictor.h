@@ -44,8 +44,8 @@ struct PredictReport {
 };
 
 /// The images a --source names: the file itself, or a folder's *.jpg, *.jpeg and *.png (any
-/// case; not recursive) sorted by name. Throws sdk::Error when it does not exist or a folder has
-/// no images.
+/// case; not recursive) sorted by name. Throws sdk::ConfigError (a usage error: exit code 2)
+/// when it does not exist or a folder has no images.
 std::vector<std::filesystem::path> list_images(const std::filesystem::path& source);
 
 /// Predicts every image and writes, into `out_dir` (created): one overlay per image, at the
