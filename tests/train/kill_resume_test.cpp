@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rtseg/sdk/safetensors.h"
 #include "test_support.h"
 #include "train/tiny_flows.h"
 
@@ -40,14 +41,14 @@ ino_t inode_of(const fs::path& file) {
   return ::stat(file.c_str(), &info) == 0 ? info.st_ino : 0;
 }
 
-// Waits until `file` is replaced (a new inode: AtomicFile renames a new file over it), then kills
-// the process. Returns false when the process ended first.
-bool kill_after_next_write(pid_t pid, const fs::path& file) {
+// Waits until `file` is replaced (a new inode: AtomicFile renames a new file over it), then sends
+// the process `signal_number`. Returns false when the process ended first.
+bool kill_after_next_write(pid_t pid, const fs::path& file, int signal_number = SIGKILL) {
   const ino_t before = inode_of(file);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
   while (std::chrono::steady_clock::now() < deadline) {
     if (::waitpid(pid, nullptr, WNOHANG) == pid) return false;
-    if (inode_of(file) != before && inode_of(file) != 0) return ::kill(pid, SIGKILL) == 0;
+    if (inode_of(file) != before && inode_of(file) != 0) return ::kill(pid, signal_number) == 0;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return false;
@@ -191,6 +192,38 @@ TEST_F(KillResume, SingleStageWithBatchAuto) {
   const std::string flow =
       "train --recipe " + pipeline_recipe("seg_single_stage.toml") + " --batch auto --accum 2 --set train.ema=true";
   expect_kills_change_nothing(flow, "last.safetensors:1", train_whole(flow));
+}
+
+// SIGTERM (a job scheduler's) saves the state at the next step and exits with 143; Ctrl-C twice
+// exits at once with 130, the last complete checkpoint intact; the run then resumes.
+TEST_F(KillResume, SignalsStopWithTheirCodesAndKeepTheCheckpoint) {
+  const fs::path runs = *work_ / "signals";
+  const fs::path log = runs.string() + ".log";
+  const std::string flow = "train --recipe " + pipeline_recipe("detector_stage1.toml") + " --batch 1 " +
+                           tiny_settings(*work_ / "data", runs) + " --set train.epochs=1000";
+  const pid_t first = start_rtseg(flow, log);
+  const auto found_run = [&] {
+    for (int i = 0; i < 6000 && (!fs::exists(runs) || fs::is_empty(runs)) && ::waitpid(first, nullptr, WNOHANG) == 0;
+         ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return fs::exists(runs) ? only_run(runs) : fs::path();
+  };
+  const fs::path run = found_run();
+  ASSERT_FALSE(run.empty()) << read_text(log);
+  ASSERT_TRUE(kill_after_next_write(first, run / "state.safetensors", SIGTERM)) << read_text(log);
+  EXPECT_EQ(wait_for(first), 143) << read_text(log);
+  EXPECT_THAT(read_text(log), HasSubstr("stopped by signal 15: state saved at epoch"));
+
+  const fs::path resumed_log = runs.string() + ".resumed.log";
+  const pid_t second = start_rtseg("train --resume " + run.string(), resumed_log);
+  ASSERT_TRUE(kill_after_next_write(second, run / "state.safetensors", SIGINT)) << read_text(resumed_log);
+  ::kill(second, SIGINT);  // the second Ctrl-C
+  EXPECT_EQ(wait_for(second), 130);
+  const auto state = sdk::SafetensorsFile::open(run / "state.safetensors");  // whole, not half-written
+  EXPECT_THAT(state.metadata().at("rtseg.progress"), HasSubstr("\"step\""));
+  const auto again = testing::run(testing::rtseg_binary() + " train --resume " + run.string() + " --max_steps 1");
+  EXPECT_THAT(again.out + again.err, HasSubstr("resuming " + run.string() + " from its checkpoint at"));
 }
 
 }  // namespace
