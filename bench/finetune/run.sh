@@ -7,12 +7,13 @@
 #
 #   bash bench/finetune/run.sh [OUTPUT_DIR] [THREADS]
 #
-# Defaults: runs/bench_finetune, 2 threads. CPU only; every number is a function of the seeds, so
-# a rerun prints the same table (timing is not measured).
+# Defaults: runs/bench_finetune, 1 thread (on a loaded machine more threads than free cores slow
+# LibTorch down many times). CPU only; seeded, so a rerun on the same build prints the same
+# table (timing is not measured).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-runs/bench_finetune}
-threads=${2:-2}
+threads=${2:-1}
 rtseg=${RTSEG_BIN:-build/bin/rtseg}
 rm -rf "$out"
 mkdir -p "$out"

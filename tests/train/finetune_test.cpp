@@ -16,6 +16,7 @@
 #include <torch/torch.h>
 
 #include "rtseg/framework/paths.h"
+#include "rtseg/framework/rfdetr_args.h"
 #include "rtseg/framework/train/pipeline.h"
 #include "rtseg/framework/weights.h"
 #include "rtseg/sdk/safetensors.h"
@@ -95,6 +96,55 @@ TEST(FineTune, StartsFromAnotherRunTrainedOnOtherClasses) {
   EXPECT_EQ(best.metadata().at("size"), "test");
 }
 
+// The seed's two-stage flow from an RF-DETR detector: stage 1 starts from its weights, stage 2
+// from stage 1 (as before), and nothing trains from random weights.
+TEST(FineTune, TwoStageFlowFromAnRfdetrDetector) {
+  const fs::path fixture = fs::path(RTSEG_RFDETR_FIXTURES) / "tiny_det";
+  if (!fs::is_directory(fixture)) GTEST_SKIP() << fixture.string() << " not found; not checked";
+  testing::TempDir runs;
+  auto runtime = testing::make_test_runtime();
+  std::ifstream config(fixture / "config.json");
+  const std::string stages = R"(
+[data]
+type = "synthetic_shapes"
+train_images = 4
+valid_images = 2
+min_size = 128
+max_size = 128
+
+[[stage]]
+name = "detector"
+
+[[stage]]
+name = "segmentation"
+init_from = "detector"
+freeze = ["backbone", "decoder"]
+[stage.model.seg_head]
+type = "rfdetr_mask"
+)";
+  framework::LoadedRecipe recipe =
+      testing::loaded(framework::recipe_from_rfdetr_args(nlohmann::json::parse(config)) + stages);
+  std::vector<framework::Override> settings = {{"model.weights", (fixture / "weights.safetensors").string(), ""},
+                                                {"train.output_dir", runs.path().string(), ""}};
+  for (const char* setting : {"train.batch=2", "train.accum=1", "train.epochs=1", "train.max_steps=1",
+                              "train.multi_scale=false", "train.workers=0", "train.threads=1",
+                              "train.device=\"cpu\"", "train.tensorboard=false"}) {
+    settings.push_back(framework::parse_override(setting));
+  }
+  framework::apply_overrides(recipe.document, settings);
+  std::vector<framework::train::StageOutcome> done;
+  const std::string log = logged(*runtime, [&] { done = run_pipeline(*runtime, recipe, PipelineOptions{}); });
+  ASSERT_EQ(done.size(), 2u);
+  EXPECT_THAT(log, HasSubstr("initialised from " + framework::display_path(fixture / "weights.safetensors") +
+                             ": 321 tensors loaded, 28 of them resized (class heads tiled, file [4, 64] -> model "
+                             "[6, 64]); 0 left fresh; 0 ignored"));
+  EXPECT_THAT(log, HasSubstr("stage 'segmentation' starts from " + done[0].outcome.best_weights.string() +
+                             ", not model.weights"));
+  EXPECT_THAT(log, HasSubstr("initialised 321 tensors from " + done[0].outcome.best_weights.string() +
+                             " (23 new tensors start fresh)"));
+  EXPECT_THAT(log, Not(HasSubstr("random weights")));
+}
+
 TEST(FineTune, WeightsFlagsThatCannotWorkAreUsageErrors) {
   testing::TempDir work;
   const fs::path recipe = work.write("tiny.toml", testing::tiny_recipe(work / "runs"));
@@ -110,6 +160,7 @@ TEST(FineTune, WeightsFlagsThatCannotWorkAreUsageErrors) {
   EXPECT_THAT(both.output, HasSubstr("give one of them"));
   const Result mismatch = run("train --recipe " + recipe.string() + " --weights " + file.string() + " --max_steps 1");
   EXPECT_EQ(mismatch.code, 2) << mismatch.output;
+  EXPECT_THAT(mismatch.output, HasSubstr(": 1 tensor has another shape than in this recipe's model"));
   EXPECT_THAT(mismatch.output, HasSubstr("cls_token: file [1, 1, 16] vs model [1, 1, 32]"));
 }
 

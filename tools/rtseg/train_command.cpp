@@ -188,8 +188,9 @@ void add_train(CLI::App& app, CliContext& context) {
     }
     if (state->flags.weights && !(state->stage1_run.empty() && state->resume.empty())) {
       throw sdk::ConfigError(std::string("--weights starts a new run from other weights; ") +
-                             (state->resume.empty() ? "--stage1_run starts stage 2 from a stage-1 run: give one of them."
-                                                    : "--resume continues a run from its own state: drop --weights."));
+                             (state->resume.empty()
+                                  ? "--stage1_run starts stage 2 from a stage-1 run: give one of them."
+                                  : "--resume continues a run from its own state: drop --weights."));
     }
     if (state->nproc > 1) {
       if (std::getenv("WORLD_SIZE")) {

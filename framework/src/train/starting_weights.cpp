@@ -1,11 +1,12 @@
 #include "rtseg/framework/train/starting_weights.h"
 
+#include <cctype>
 #include <set>
 
 #include <spdlog/spdlog.h>
-#include <toml++/toml.h>
 
 #include "rtseg/framework/paths.h"
+#include "rtseg/framework/recipe_document.h"
 #include "rtseg/framework/rfdetr/checkpoint.h"
 #include "rtseg/framework/train/run_folder.h"
 #include "rtseg/sdk/errors.h"
@@ -53,8 +54,8 @@ StartingWeights from_safetensors(const fs::path& file, const std::string& label)
 
 // A run's EMA: its last weights, when the run kept an EMA (its resolved recipe says).
 StartingWeights run_folder_ema(const RunFolder& run) {
-  const toml::table recipe = toml::parse_file(run.recipe().string());
-  if (!recipe.at_path("train.ema").value_or(true)) {
+  const RecipeDocument recipe = RecipeDocument::parse_file(run.recipe(), display_path(run.recipe()));
+  if (!recipe.root().at_path("train.ema").value_or(true)) {
     throw sdk::ConfigError("--weights_ema: the run " + display_path(run.root()) +
                            " trained without an EMA (train.ema = false); drop --weights_ema to start from its "
                            "best weights.");
@@ -111,8 +112,8 @@ std::string shape_list(const std::vector<std::string>& mismatches) {
   }
   throw sdk::ConfigError(
       "model.weights = " + weights.label + ": " + std::to_string(report.shape_mismatches.size()) +
-      " tensors have another shape than in this recipe's model (another backbone, hidden size or "
-      "resolution?):" +
+      (report.shape_mismatches.size() == 1 ? " tensor has" : " tensors have") +
+      " another shape than in this recipe's model (another backbone, hidden size or resolution?):" +
       shape_list(report.shape_mismatches) + "\nThe recipe these weights fit: " + weights.fitting_recipe + "." +
       (queries ? "\nThe weights have fewer query rows than num_queries x group_detr: lower --num_queries to at "
                  "most the weights' own."
@@ -132,7 +133,7 @@ std::string modules_of(const std::vector<std::string>& names) {
 std::string first_resized(const LoadReport& report, const std::string& how, const std::string& kind) {
   const std::string suffix = " (" + how + ")";
   for (const auto& line : report.resized) {
-    if (line.size() < suffix.size() || line.compare(line.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+    if (line.size() <= suffix.size() || line.compare(line.size() - suffix.size(), suffix.size(), suffix)) continue;
     const std::size_t start = line.find(": ") + 2;
     return kind + ", " + line.substr(start, line.size() - suffix.size() - start);
   }
@@ -186,7 +187,7 @@ LoadReport load_starting_weights(Model& model, const StartingWeights& weights, s
   options.resize_class_heads = true;
   // On a mismatch the model is half loaded, but the run stops and nothing uses it.
   const LoadReport report = weights.safetensors ? load_state(model, *weights.safetensors, options)
-                                          : load_state(model, weights.tensors, weights.file, options);
+                                                : load_state(model, weights.tensors, weights.file, options);
   if (!report.shape_mismatches.empty()) throw_mismatch(weights, report);
   log.info("{}", load_summary(weights, report));
   return report;
